@@ -1,0 +1,5 @@
+import sys
+
+from nstui.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""Command-line entry points: ``nstui`` opens the TUI; subcommands print text or JSON."""

@@ -1,0 +1,1 @@
+"""Immutable host snapshots, grouping helpers and diffs. No textual import here."""
