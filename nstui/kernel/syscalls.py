@@ -123,7 +123,9 @@ def fsopen(fstype: str, flags: int = FSOPEN_CLOEXEC) -> int:
     return fd
 
 
-def fsconfig(fs_fd: int, cmd: int, key: str | None = None, value: str | None = None, aux: int = 0) -> None:
+def fsconfig(
+    fs_fd: int, cmd: int, key: str | None = None, value: str | None = None, aux: int = 0
+) -> None:
     """fsconfig(2). For SET_STRING, ``key``/``value`` are passed verbatim: no escaping needed."""
     ckey = ffi.new("char[]", os.fsencode(key)) if key is not None else ffi.NULL
     cval = ffi.new("char[]", os.fsencode(value)) if value is not None else ffi.NULL

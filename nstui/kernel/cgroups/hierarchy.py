@@ -19,7 +19,9 @@ class Hierarchy:
 
     hid: int
     version: int  # 1 or 2
-    controllers: tuple[str, ...]  # v1: mount options (cpu, cpuacct, name=systemd...); v2: cgroup.controllers
+    controllers: tuple[
+        str, ...
+    ]  # v1: mount options (cpu, cpuacct, name=systemd...); v2: cgroup.controllers
     mountpoint: str
 
     @property
