@@ -1,0 +1,1 @@
+"""Textual CSS for nstui; installed as the nstui.styles package."""
