@@ -1,0 +1,1 @@
+"""Modal screens and panes opened from the app."""
