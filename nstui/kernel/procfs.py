@@ -274,12 +274,15 @@ class _Scan:
         btime: float,
         host_pidns: NsId | None,
         check_threads: bool,
+        interval: float | None,
     ) -> None:
         self.proc = proc
         self.intern = interner
         self.btime = btime
         self.host_pidns = host_pidns
         self.check_threads = check_threads
+        # percent of one CPU per clock tick of CPU time over the interval
+        self.pct_per_tick = 100.0 / (CLK_TCK * interval) if interval else None
 
     def ns(self, base: str) -> tuple[dict[NsType, NsId], bool]:
         """(namespaces, refused) of the process at BASE (/proc/PID/)."""
@@ -340,14 +343,14 @@ class _Scan:
             return None
         st = parse_stat(data)
         intern = self.intern
-        cpu_time = (st.utime + st.stime) / CLK_TCK
+        ticks = st.utime + st.stime
+        cpu_time = ticks / CLK_TCK
         rss = st.rss_pages * PAGE_SIZE
-        if (
-            prev is not None
-            and not recheck
-            and prev.start_ticks == st.start_ticks
-            and prev.state != "Z"
-        ):
+        same = prev is not None and prev.start_ticks == st.start_ticks
+        cpu_percent: float | None = None
+        if same and self.pct_per_tick is not None and prev is not None:
+            cpu_percent = max(0.0, (ticks - round(prev.cpu_time * CLK_TCK)) * self.pct_per_tick)
+        if same and prev is not None and not recheck and prev.state != "Z":
             # Same process as last time: namespaces, cgroups, cmdline and uid rarely change
             # (a rotating recheck catches moves); CPU, memory, state and threads do.
             return Process(
@@ -366,6 +369,7 @@ class _Scan:
                 ns=prev.ns,
                 cgroups=prev.cgroups,
                 odd_threads=prev.odd_threads,
+                cpu_percent=cpu_percent,
                 unreadable=prev.unreadable,
                 start_ticks=st.start_ticks,
             )
@@ -428,6 +432,7 @@ class _Scan:
             ns=ns,
             cgroups=cgroups,
             odd_threads=odd,
+            cpu_percent=cpu_percent,
             unreadable=frozenset(unreadable) if unreadable else _EMPTY,
             start_ticks=st.start_ticks,
         )
@@ -463,14 +468,16 @@ def scan_processes(
     check_threads: bool = True,
     pids: Iterable[int] | None = None,
     host_pidns: NsId | None = None,
+    interval: float | None = None,
 ) -> dict[int, Process]:
     """Every process in PROC keyed by pid (ascending).
 
     With PREVIOUS (the last scan), a process with the same pid and start time keeps its
     namespaces, cgroups, cmdline, uid, NSpid and odd threads unless ``recheck(pid)`` is true;
-    its state, CPU time, RSS and thread count are always read afresh. ``cpu_percent`` is left
-    None here: the caller knows the interval. HOST_PIDNS is the pid namespace PROC shows
-    (default: this process's), whose members need no /proc/PID/status read for NSpid.
+    its state, CPU time, RSS and thread count are always read afresh. With INTERVAL (seconds
+    since PREVIOUS was taken) a process also found in PREVIOUS gets ``cpu_percent``.
+    HOST_PIDNS is the pid namespace PROC shows (default: this process's), whose members need
+    no /proc/PID/status read for NSpid.
     """
     intern = interner or Interner()
     if host_pidns is None:
@@ -478,7 +485,7 @@ def scan_processes(
             host_pidns = read_ns("self", proc, intern).get(NsType.PID)
         except OSError:
             host_pidns = None
-    scan = _Scan(proc, intern, boot_time(proc), host_pidns, check_threads)
+    scan = _Scan(proc, intern, boot_time(proc), host_pidns, check_threads, interval)
     prev = previous or {}
     out: dict[int, Process] = {}
     for pid in list_pids(proc) if pids is None else pids:

@@ -1,0 +1,326 @@
+"""Build a Snapshot from the live kernel, cheaply again and again.
+
+``LiveSource().take()`` returns a full snapshot the first time. Later takes are incremental
+refreshes: every process's /proc/PID/stat is read again (state, CPU, memory, threads), but the
+slow facts of a process seen before (same pid and start time) are reused, except for
+
+- processes whose cached cgroup is contradicted by the cgroup walk (the walk reads every
+  cgroup's member list anyway, so a move between cgroups is caught at the next refresh), and
+- a rotating slice of the pids (1/``recheck_every`` of them per refresh), which catches a
+  process that entered another namespace (setns/unshare leave no cheaper trace) within
+  ``recheck_every`` refreshes.
+
+The holders scan (namespaces kept only by bind mounts or open fds) reads every process's fd
+table; it runs on full takes only and its result is carried over by refreshes.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+import psutil
+
+from nstui.kernel import namespaces as _namespaces
+from nstui.kernel.cgroups import hierarchy as _hierarchy
+from nstui.kernel.cgroups.hierarchy import Cgroup, Hierarchy
+from nstui.kernel.mountinfo import Mount, read_mountinfo
+from nstui.kernel.namespaces import Namespace
+from nstui.kernel.nstypes import NsId, NsType
+from nstui.kernel.procfs import Interner, Process, boot_time, read_ns, scan_processes
+from nstui.model.snapshot import HostInfo, Snapshot
+
+#: A refresh rechecks the namespaces of 1/RECHECK_EVERY of the processes.
+RECHECK_EVERY = 8
+
+
+class LiveSource:
+    """A ``SnapshotSource`` reading the live kernel. Not thread-safe: one take at a time
+    (a lock makes overlapping calls wait rather than corrupt the carried state)."""
+
+    def __init__(
+        self,
+        proc: str = "/proc",
+        *,
+        recheck_every: int = RECHECK_EVERY,
+        holders: bool = True,
+        check_threads: bool = True,
+    ) -> None:
+        if recheck_every < 1:
+            raise ValueError("recheck_every must be at least 1")
+        self.proc = proc
+        self.recheck_every = recheck_every
+        self.holders = holders
+        self.check_threads = check_threads
+        self._lock = threading.Lock()
+        self._interner = Interner()
+        self._previous: Snapshot | None = None
+        self._previous_mono = 0.0
+        self._generation = 0
+        self._host_static: dict[str, Any] | None = None
+
+    def take(self) -> Snapshot:
+        """A fresh snapshot: full the first time, an incremental refresh afterwards."""
+        with self._lock:
+            return self._take(full=self._previous is None)
+
+    def take_full(self) -> Snapshot:
+        """A full snapshot regardless of what was seen before (everything re-read)."""
+        with self._lock:
+            return self._take(full=True)
+
+    def _take(self, *, full: bool) -> Snapshot:
+        previous = self._previous
+        now_mono = time.monotonic()
+        taken_at = time.time()
+        limitations: list[str] = []
+
+        hierarchies = _discover_hierarchies()
+        cgroups = _walk_all(hierarchies)
+        host = self._host_info(hierarchies)
+        host_pidns = host.host_ns.get(NsType.PID) if host.host_ns_source == "self" else None
+
+        prev_procs: Mapping[int, Process] = {} if previous is None else previous.processes
+        interval = None if previous is None else now_mono - self._previous_mono
+        if full or previous is None:
+            processes = scan_processes(
+                self.proc,
+                interner=self._interner,
+                check_threads=self.check_threads,
+                host_pidns=host_pidns,
+                previous=prev_procs,
+                recheck=_always,
+                interval=interval,
+            )
+        else:
+            self._generation += 1
+            moved = _cgroup_contradictions(prev_procs, cgroups)
+            every, turn = self.recheck_every, self._generation % self.recheck_every
+            processes = scan_processes(
+                self.proc,
+                interner=self._interner,
+                check_threads=self.check_threads,
+                host_pidns=host_pidns,
+                previous=prev_procs,
+                recheck=lambda pid: pid % every == turn or pid in moved,
+                interval=interval,
+            )
+        self._interner.trim(8 * len(processes) + 10_000)
+
+        with_holders = self.holders and (full or previous is None)
+        namespaces = _build_namespaces(processes, holders=with_holders)
+        if not with_holders and previous is not None:
+            namespaces = _carry_held_only(namespaces, previous.namespaces)
+
+        try:
+            mounts: tuple[Mount, ...] = tuple(read_mountinfo("self", self.proc))
+        except OSError as exc:
+            mounts = ()
+            limitations.append(f"mounts: cannot read {self.proc}/self/mountinfo: {exc.strerror}")
+
+        limitations.extend(_limitations(host, processes))
+        snapshot = Snapshot(
+            taken_at=taken_at,
+            host=host,
+            processes=processes,
+            namespaces=namespaces,
+            hierarchies=hierarchies,
+            cgroups=cgroups,
+            mounts=mounts,
+            limitations=tuple(limitations),
+        )
+        self._previous = snapshot
+        self._previous_mono = now_mono
+        return snapshot
+
+    def _host_info(self, hierarchies: tuple[Hierarchy, ...]) -> HostInfo:
+        if self._host_static is None:
+            uname = os.uname()
+            try:
+                btime = boot_time(self.proc)
+            except OSError:
+                btime = psutil.boot_time()
+            self._host_static = {
+                "kernel": uname.release,
+                "boot_time": btime,
+                "ncpus": psutil.cpu_count() or os.cpu_count() or 1,
+                "mem_total": psutil.virtual_memory().total,
+            }
+        host_ns, source = _host_namespaces(self.proc, self._interner)
+        euid = os.geteuid()
+        return HostInfo(
+            hostname=os.uname().nodename,
+            viewer_uid=euid,
+            is_root=euid == 0,
+            host_ns=host_ns,
+            host_ns_source=source,
+            cgroup_mode=_cgroup_mode(hierarchies),
+            **self._host_static,
+        )
+
+
+def _always(pid: int) -> bool:
+    return True
+
+
+def _host_namespaces(proc: str, interner: Interner) -> tuple[dict[NsType, NsId], str]:
+    """pid 1's namespaces where readable, else this process's (``source`` says which)."""
+    try:
+        found = read_ns(1, proc, interner)
+        if found:
+            return found, "pid 1"
+    except OSError:
+        pass
+    try:
+        return read_ns("self", proc, interner), "self"
+    except OSError:
+        return {}, "self"
+
+
+def _cgroup_mode(hierarchies: Iterable[Hierarchy]) -> str:
+    versions = {h.version for h in hierarchies}
+    if versions == {2}:
+        return "unified"
+    if versions == {1}:
+        return "legacy"
+    return "hybrid" if versions else "unknown"
+
+
+def _walk_all(hierarchies: Iterable[Hierarchy]) -> dict[tuple[int, str], Cgroup]:
+    out: dict[tuple[int, str], Cgroup] = {}
+    for h in hierarchies:
+        for cg in _walk(h):
+            out[(cg.hid, cg.path)] = cg
+    return out
+
+
+def _cgroup_contradictions(
+    processes: Mapping[int, Process], cgroups: Mapping[tuple[int, str], Cgroup]
+) -> set[int]:
+    """Pids whose cached cgroup (in any hierarchy) no longer lists them: they moved."""
+    members: dict[tuple[int, str], frozenset[int]] = {}
+    moved: set[int] = set()
+    seen_hids = {hid for hid, _ in cgroups}
+    for pid, p in processes.items():
+        for hid, path in p.cgroups.items():
+            if hid not in seen_hids:
+                continue
+            key = (hid, path)
+            pids = members.get(key)
+            if pids is None:
+                cg = cgroups.get(key)
+                pids = members[key] = frozenset(cg.pids) if cg is not None else frozenset()
+            if pid not in pids:
+                moved.add(pid)
+                break
+    return moved
+
+
+def _carry_held_only(
+    namespaces: dict[NsId, Namespace], before: Mapping[NsId, Namespace]
+) -> dict[NsId, Namespace]:
+    """Refreshes skip the holders scan: keep what the last full scan found about holders."""
+    for ns_id, old in before.items():
+        if not old.holders:
+            continue
+        cur = namespaces.get(ns_id)
+        if cur is None:
+            if old.held_only:
+                namespaces[ns_id] = old
+        elif not cur.holders:
+            namespaces[ns_id] = Namespace(
+                id=cur.id,
+                pids=cur.pids,
+                owner=cur.owner,
+                parent=cur.parent,
+                owner_uid=cur.owner_uid,
+                kernel_id=cur.kernel_id,
+                holders=old.holders,
+                facts=cur.facts,
+            )
+    return namespaces
+
+
+def _limitations(host: HostInfo, processes: Mapping[int, Process]) -> list[str]:
+    notes: list[str] = []
+    if not host.is_root:
+        notes.append("not root: other users' namespaces, fds and some cgroup files are unreadable")
+    if host.host_ns_source != "pid 1":
+        notes.append("pid 1's namespaces are unreadable (EACCES): host namespaces are nstui's own")
+    refused: dict[str, int] = {}
+    for p in processes.values():
+        for name in p.unreadable:
+            refused[name] = refused.get(name, 0) + 1
+    for name, count in sorted(refused.items()):
+        notes.append(f"{name}: unreadable for {count} process{'es' if count != 1 else ''}")
+    return notes
+
+
+# --- H1b's kernel functions, with private stand-ins until they land -------------------------
+
+
+def _discover_hierarchies() -> tuple[Hierarchy, ...]:
+    found = getattr(_hierarchy, "discover_hierarchies", None)
+    if found is not None:
+        result: tuple[Hierarchy, ...] = found()
+        return result
+    return _fallback_discover()
+
+
+def _walk(h: Hierarchy) -> Iterator[Cgroup]:
+    found = getattr(_hierarchy, "walk", None)
+    if found is not None:
+        result: Iterator[Cgroup] = found(h)
+        return result
+    return _fallback_walk(h)
+
+
+def _build_namespaces(processes: Mapping[int, Process], *, holders: bool) -> dict[NsId, Namespace]:
+    found = getattr(_namespaces, "build_namespaces", None)
+    if found is not None:
+        result: dict[NsId, Namespace] = found(processes, holders=holders)
+        return result
+    members: dict[NsId, list[int]] = {}
+    for pid, p in processes.items():
+        for ns_id in p.ns.values():
+            members.setdefault(ns_id, []).append(pid)
+    return {i: Namespace(id=i, pids=tuple(sorted(pids))) for i, pids in members.items()}
+
+
+def _fallback_discover() -> tuple[Hierarchy, ...]:
+    hids: dict[str, int] = {}
+    with open("/proc/self/cgroup", encoding="utf-8") as f:
+        for line in f:
+            hid, ctrls, _ = line.rstrip("\n").split(":", 2)
+            for c in ctrls.split(","):
+                if c:
+                    hids[c] = int(hid)
+    out: list[Hierarchy] = []
+    for m in read_mountinfo("self"):
+        if m.fstype == "cgroup2":
+            try:
+                with open(f"{m.mountpoint}/cgroup.controllers", encoding="utf-8") as f:
+                    v2 = tuple(f.read().split())
+            except OSError:
+                v2 = ()
+            out.append(Hierarchy(0, 2, v2, m.mountpoint))
+        elif m.fstype == "cgroup":
+            opts = m.super_options.split(",")
+            v1 = tuple(o for o in opts if o in hids)
+            if v1:
+                out.append(Hierarchy(hids[v1[0]], 1, v1, m.mountpoint))
+    return tuple(sorted(out, key=lambda h: h.hid))
+
+
+def _fallback_walk(h: Hierarchy) -> Iterator[Cgroup]:
+    for dirpath, _dirs, _files in os.walk(h.mountpoint):
+        rel = dirpath[len(h.mountpoint) :] or "/"
+        try:
+            with open(f"{dirpath}/cgroup.procs", encoding="ascii") as f:
+                pids = tuple(int(x) for x in f.read().split())
+        except OSError:
+            continue
+        yield Cgroup(h.hid, rel, pids, (), h.controllers if h.version == 1 else ())
