@@ -1,0 +1,660 @@
+"""The nstui Textual app: four views over live snapshots, panes opened from them.
+
+Refresh cycle: one thread worker per tick takes a snapshot from the source and builds the row
+sets of the views (the expensive part, off the event loop); it posts ``SnapshotReady`` and the
+handler applies the rows to the line-API tables as a diff by key. The next tick is scheduled
+only when the worker has ended, so refreshes never overlap.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from functools import partial
+from importlib.resources import files
+from pathlib import Path
+from typing import Any, ClassVar
+
+from textual import work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import Screen
+from textual.theme import Theme
+from textual.widget import Widget
+from textual.widgets import Footer, Static, TabbedContent, TabPane
+from textual.worker import Worker, WorkerState, get_current_worker
+
+from nstui.kernel.nstypes import NsId
+from nstui.model.actions import Actions
+from nstui.model.snapshot import Snapshot
+from nstui.model.source import SnapshotSource
+from nstui.ui.rows import Key, RowSet
+from nstui.ui.theme_store import ThemeStore
+from nstui.ui.views.cgroups import CgKey, CgroupsView, CgroupUsage, build_cgroup_rows
+from nstui.ui.views.cgroups import usage_from_processes as _usage_from_processes
+from nstui.ui.views.namespaces import NamespacesView, build_namespace_rows
+from nstui.ui.views.processes import ProcessesView, build_process_rows
+from nstui.ui.widgets.filterbar import FilterBar
+from nstui.ui.widgets.rowtable import RowTable
+
+#: Reads per-cgroup memory/CPU accounting for a snapshot (blocking; called in the worker).
+UsageReader = Callable[[Snapshot], Mapping[CgKey, CgroupUsage]]
+
+VIEWS: tuple[tuple[str, str], ...] = (
+    ("processes", "1 Processes"),
+    ("namespaces", "2 Namespaces"),
+    ("cgroups", "3 Cgroups"),
+    ("mounts", "4 Mounts"),
+)
+
+NOT_AVAILABLE = "not available in this build"
+
+
+def _css_path() -> Path:
+    return Path(str(files("nstui.styles").joinpath("app.tcss")))
+
+
+@dataclass(frozen=True, slots=True)
+class BuiltRows:
+    processes: RowSet
+    namespaces: RowSet
+    cgroups: RowSet
+    #: the namespace view's expansion and nesting the rows were built for
+    ns_expanded: frozenset[Key]
+    ns_nesting: bool
+
+
+class SnapshotReady(Message):
+    """A new snapshot and the views' rows built from it, posted by the refresh worker."""
+
+    def __init__(self, snapshot: Snapshot, rows: BuiltRows, scan_seconds: float) -> None:
+        super().__init__()
+        self.snapshot = snapshot
+        self.rows = rows
+        self.scan_seconds = scan_seconds
+
+
+def _load_class(module: str, name: str) -> Any:
+    """A class from a module that may not exist yet in this checkout; None when missing."""
+    try:
+        return getattr(importlib.import_module(module), name)
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and module.startswith(exc.name):
+            return None
+        raise
+    except AttributeError:
+        return None
+
+
+class NstuiApp(App[int]):
+    """Browse processes, namespaces, cgroups and mounts of one host, refreshed live."""
+
+    TITLE = "nstui"
+    CSS_PATH = _css_path()
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("1", "show_view('processes')", "Procs", show=False),
+        Binding("2", "show_view('namespaces')", "NS", show=False),
+        Binding("3", "show_view('cgroups')", "Cgroups", show=False),
+        Binding("4", "show_view('mounts')", "Mounts", show=False),
+        Binding("slash", "filter", "Filter"),
+        Binding("p", "toggle_pause", "Pause"),
+        Binding("r", "refresh_now", "Refresh", show=False),
+        Binding("n", "run_in_new", "Run in new ns"),
+        Binding("H", "audit_history", "Audit", show=False),
+        Binding("d", "toggle_detail", "Detail", show=False),
+        Binding("question_mark", "help", "Help"),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    def __init__(
+        self,
+        source: SnapshotSource,
+        actions: Actions | None,
+        interval: float = 2.0,
+        *,
+        theme_store: ThemeStore | None = None,
+        usage_reader: UsageReader | None = None,
+    ) -> None:
+        super().__init__()
+        self.source = source
+        self.actions = actions
+        self.interval = interval
+        self.theme_store = theme_store
+        self.usage_reader = usage_reader
+        self.snapshot: Snapshot | None = None
+        self.paused = False
+        self.follow = False
+        self.show_detail = True
+        self.refreshes = 0
+        #: seconds the last SnapshotReady took to apply on the event loop
+        self.last_apply_seconds = 0.0
+        self.last_scan_seconds = 0.0
+        self._select_after_refresh: int | None = None
+        self._tick_pending = False
+        self._error_shown = False
+        self._applying = False
+
+    # ----- layout ---------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="banner")
+        with Horizontal(id="main"):
+            with TabbedContent(id="views", initial="processes"):
+                with TabPane(VIEWS[0][1], id="processes"):
+                    yield ProcessesView(id="processes-view")
+                with TabPane(VIEWS[1][1], id="namespaces"):
+                    yield NamespacesView(id="namespaces-view")
+                with TabPane(VIEWS[2][1], id="cgroups"):
+                    yield CgroupsView(from_files=self.usage_reader is not None, id="cgroups-view")
+                with TabPane(VIEWS[3][1], id="mounts"):
+                    yield self._mounts_view()
+            with Vertical(id="side"):
+                yield self._detail_pane()
+        yield FilterBar(id="filter")
+        yield Static("Scanning /proc …", id="status")
+        yield Footer()
+
+    def _mounts_view(self) -> Widget:
+        cls = _load_class("nstui.ui.widgets.mounts_view", "MountsView")
+        if cls is None or self.actions is None:
+            why = NOT_AVAILABLE if cls is None else "needs live actions"
+            return Static(f"Mounts view: {why}.", id="mounts-view", classes="placeholder")
+        view: Widget = cls(self.actions)
+        view.id = "mounts-view"
+        return view
+
+    def _detail_pane(self) -> Widget:
+        cls = _load_class("nstui.ui.widgets.detail", "DetailPane")
+        if cls is None:
+            return Static(f"Detail pane: {NOT_AVAILABLE}.", id="detail", classes="placeholder")
+        pane: Widget = cls(id="detail")
+        return pane
+
+    @property
+    def processes_view(self) -> ProcessesView:
+        return self.query_one("#processes-view", ProcessesView)
+
+    @property
+    def namespaces_view(self) -> NamespacesView:
+        return self.query_one("#namespaces-view", NamespacesView)
+
+    @property
+    def cgroups_view(self) -> CgroupsView:
+        return self.query_one("#cgroups-view", CgroupsView)
+
+    @property
+    def active_view_name(self) -> str:
+        return self.query_one("#views", TabbedContent).active or "processes"
+
+    @property
+    def active_table(self) -> RowTable | None:
+        name = self.active_view_name
+        if name == "mounts":
+            return None
+        return self.query_one(f"#{name}-view", RowTable)
+
+    def on_mount(self) -> None:
+        if self.theme_store is not None:
+            saved = self.theme_store.load()
+            if saved and saved in self.available_themes:
+                self.theme = saved
+            self.theme_changed_signal.subscribe(self, self._remember_theme)
+        self.query_one("#views").loading = True
+        self.query_one("#banner").display = False
+        self.query_one("#filter").display = False
+        self.processes_view.focus()
+        self.namespaces_view.rebuild = self._rebuild_namespaces
+        self._tick()
+
+    def _remember_theme(self, theme: Theme) -> None:
+        if self.theme_store is not None:
+            self.theme_store.save(theme.name)
+
+    # ----- refresh --------------------------------------------------------------------------
+
+    def _tick(self) -> None:
+        self._tick_pending = False
+        if self.paused:
+            return
+        ns_view = self.namespaces_view
+        self._refresh_worker(ns_view.expanded_keys(), ns_view.nesting)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="refresh")
+    def _refresh_worker(self, ns_expanded: frozenset[Key], ns_nesting: bool) -> None:
+        started = time.perf_counter()
+        snapshot = self.source.take()
+        scan = time.perf_counter() - started
+        usage = (
+            self.usage_reader(snapshot)
+            if self.usage_reader is not None
+            else _usage_from_processes(snapshot)
+        )
+        rows = BuiltRows(
+            processes=build_process_rows(snapshot),
+            namespaces=build_namespace_rows(snapshot, ns_expanded, nesting=ns_nesting),
+            cgroups=build_cgroup_rows(snapshot, usage),
+            ns_expanded=ns_expanded,
+            ns_nesting=ns_nesting,
+        )
+        if not get_current_worker().is_cancelled:
+            self.post_message(SnapshotReady(snapshot, rows, scan))
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group != "refresh":
+            return
+        if event.state == WorkerState.ERROR:
+            if not self._error_shown:
+                self._error_shown = True
+                self.notify(f"Refresh failed: {event.worker.error}", severity="error", timeout=8)
+            if self.snapshot is None:
+                self.query_one("#views").loading = False
+                self._set_status(f"Refresh failed: {event.worker.error}")
+        if event.state in (WorkerState.SUCCESS, WorkerState.ERROR):
+            self._schedule()
+
+    def _schedule(self) -> None:
+        if not self._tick_pending and not self.paused:
+            self._tick_pending = True
+            self.set_timer(self.interval, self._tick)
+
+    def on_snapshot_ready(self, message: SnapshotReady) -> None:
+        started = time.perf_counter()
+        self._applying = True
+        try:
+            self._apply(message)
+        finally:
+            self._applying = False
+        self.last_apply_seconds = time.perf_counter() - started
+        self.last_scan_seconds = message.scan_seconds
+
+    def _apply(self, message: SnapshotReady) -> None:
+        snapshot = message.snapshot
+        rows = message.rows
+        first = self.snapshot is None
+        self.snapshot = snapshot
+        self.refreshes += 1
+        procs = self.processes_view
+        ns_view = self.namespaces_view
+        with self.batch_update():
+            procs.set_rows(rows.processes, follow=self.follow)
+            ns_view.snapshot = snapshot
+            ns_rows = rows.namespaces
+            if (ns_view.expanded_keys(), ns_view.nesting) != (rows.ns_expanded, rows.ns_nesting):
+                ns_rows = ns_view.rows_for(snapshot)  # the user expanded while it was built
+            ns_view.set_rows(ns_rows)
+            self.cgroups_view.set_rows(rows.cgroups)
+            self._update_mounts()
+            if first:
+                self.query_one("#views").loading = False
+            self._update_banner()
+            self._after_refresh_selection()
+            self._update_detail()
+            self._update_status()
+
+    def _after_refresh_selection(self) -> None:
+        snapshot = self.snapshot
+        assert snapshot is not None
+        pid = self._select_after_refresh
+        if pid is not None and pid in snapshot.processes:
+            self._select_after_refresh = None
+            self.action_show_view("processes")
+            self.processes_view.select_key(pid)
+        if self.follow:
+            key = self.processes_view.cursor_key
+            if key not in snapshot.processes:
+                self.follow = False
+                self.notify("The followed process has exited; follow is off.", timeout=4)
+
+    def _update_mounts(self) -> None:
+        if self.snapshot is None or self.active_view_name != "mounts":
+            return
+        view = self.query_one("#mounts-view")
+        show = getattr(view, "show_snapshot", None)
+        if show is not None:
+            show(self.snapshot)
+
+    def _update_banner(self) -> None:
+        snapshot = self.snapshot
+        assert snapshot is not None
+        banner = self.query_one("#banner", Static)
+        notes = list(snapshot.limitations)
+        if not snapshot.host.is_root:
+            notes.insert(
+                0,
+                f"not running as root (uid {snapshot.host.viewer_uid}): other users' "
+                "namespaces, fds and some cgroup files cannot be read, and changes are refused",
+            )
+        if notes:
+            banner.update("Limited view: " + "; ".join(notes))
+            banner.display = True
+        else:
+            banner.display = False
+
+    def _update_status(self) -> None:
+        snapshot = self.snapshot
+        if snapshot is None:
+            return
+        host = snapshot.host
+        parts = [
+            f"{host.hostname}",
+            f"{len(snapshot.processes)} processes",
+            f"{len(snapshot.namespaces)} namespaces",
+            f"{len(snapshot.cgroups)} cgroups",
+            f"taken {time.strftime('%H:%M:%S', time.localtime(snapshot.taken_at))}",
+            "PAUSED (p)" if self.paused else f"every {self.interval:g}s",
+        ]
+        if self.follow:
+            parts.append(f"following pid {self.processes_view.cursor_key}")
+        filter_text = self.processes_view.state.filter_text
+        if filter_text:
+            parts.append(f"filter: {filter_text}")
+        table = self.active_table
+        if table is not None and table.state.sort_column is not None:
+            parts.append(f"sort: {table.sort_label()}")
+        self._set_status(" · ".join(parts))
+
+    def _set_status(self, text: str) -> None:
+        self.query_one("#status", Static).update(text)
+
+    def _rebuild_namespaces(self) -> None:
+        if self.snapshot is not None:
+            view = self.namespaces_view
+            view.set_rows(view.rows_for(self.snapshot), mark_fresh=False)
+
+    # ----- selection and detail -------------------------------------------------------------
+
+    def on_row_table_cursor_moved(self, message: RowTable.CursorMoved) -> None:
+        if message.table is self.active_table:
+            self._update_detail()
+
+    def on_row_table_activated(self, message: RowTable.Activated) -> None:
+        if message.table is self.cgroups_view:
+            if self.cgroups_view.selected_cgroup is not None:
+                self.action_limits()
+            else:
+                message.table.action_toggle_row()
+        else:
+            message.table.action_toggle_row()
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        name = event.pane.id or ""
+        self.query_one("#side").display = self.show_detail and name != "mounts"
+        table = self.active_table
+        if table is not None:
+            table.focus()
+        else:
+            self._update_mounts()
+            for widget in self.query("#mounts-view"):
+                if widget.can_focus:
+                    widget.focus()
+        self._update_detail()
+        self._update_status()
+
+    def _update_detail(self) -> None:
+        snapshot = self.snapshot
+        pane = self.query_one("#detail")
+        if snapshot is None or isinstance(pane, Static):
+            return
+        table = self.active_table
+        key = None if table is None else table.cursor_key
+        try:
+            if table is self.processes_view and isinstance(key, int):
+                pane.show_process(snapshot, key)  # type: ignore[attr-defined]
+            elif table is self.namespaces_view and isinstance(key, NsId):
+                pane.show_namespace(snapshot, key)  # type: ignore[attr-defined]
+            elif table is self.namespaces_view and self.namespaces_view.selected_pid is not None:
+                pane.show_process(snapshot, self.namespaces_view.selected_pid)  # type: ignore[attr-defined]
+            elif table is self.cgroups_view and self.cgroups_view.selected_cgroup is not None:
+                hid, path = self.cgroups_view.selected_cgroup
+                pane.show_cgroup(snapshot, hid, path)  # type: ignore[attr-defined]
+            else:
+                pane.show_nothing()  # type: ignore[attr-defined]
+        except Exception as exc:  # a detail pane bug must not take the browser down
+            self.log.error(f"detail pane: {exc!r}")
+
+    def selected_pid(self) -> int | None:
+        """The process the user points at: a process row, a namespace member, or the lowest
+        pid of the selected namespace."""
+        table = self.active_table
+        if table is self.processes_view:
+            return self.processes_view.selected_pid
+        if table is self.namespaces_view:
+            pid = self.namespaces_view.selected_pid
+            if pid is not None:
+                return pid
+            ns_id = self.namespaces_view.selected_ns
+            if ns_id is not None and self.snapshot is not None:
+                namespace = self.snapshot.namespaces.get(ns_id)
+                if namespace is not None and namespace.pids:
+                    return namespace.pids[0]
+        return None
+
+    # ----- actions: views, filter, live -----------------------------------------------------
+
+    def action_show_view(self, name: str) -> None:
+        self.query_one("#views", TabbedContent).active = name
+
+    def action_filter(self) -> None:
+        bar = self.query_one("#filter", FilterBar)
+        bar.display = True
+        bar.focus()
+
+    def on_input_changed(self, event: FilterBar.Changed) -> None:
+        if isinstance(event.input, FilterBar):
+            self.set_filter(event.value)
+
+    def on_filter_bar_done(self, event: FilterBar.Done) -> None:
+        bar = self.query_one("#filter", FilterBar)
+        if event.cleared:
+            bar.display = False
+            self.set_filter("")
+        table = self.active_table
+        if table is not None:
+            table.focus()
+
+    def set_filter(self, text: str) -> None:
+        for table in self.query(RowTable):
+            if table.state.filter_text != text:
+                table.update_state(filter_text=text)
+        self._update_detail()
+        self._update_status()
+
+    def action_toggle_pause(self) -> None:
+        self.paused = not self.paused
+        if self.paused:
+            self.notify("Paused: press p to resume live refresh.", timeout=2)
+        else:
+            self.notify("Live refresh resumed.", timeout=1.5)
+            self._tick()
+        self._update_status()
+
+    def action_refresh_now(self) -> None:
+        ns_view = self.namespaces_view
+        self._refresh_worker(ns_view.expanded_keys(), ns_view.nesting)
+
+    def action_toggle_follow(self) -> None:
+        if self.follow:
+            self.follow = False
+            self.notify("Follow off.", timeout=1.5)
+        else:
+            pid = self.processes_view.selected_pid
+            if pid is None:
+                self.notify("Select a process to follow.", severity="warning")
+                return
+            self.follow = True
+            self.notify(f"Following pid {pid} across refreshes.", timeout=2)
+        self._update_status()
+
+    def action_toggle_detail(self) -> None:
+        self.show_detail = not self.show_detail
+        self.query_one("#side").display = self.show_detail and self.active_view_name != "mounts"
+
+    def action_help(self) -> None:
+        cls = _load_class("nstui.ui.screens.help", "HelpScreen")
+        if cls is None:
+            self.notify(f"Help: {NOT_AVAILABLE}.", severity="warning")
+            return
+        self.push_screen(cls())
+
+    # ----- actions: panes -------------------------------------------------------------------
+
+    def _pane(self, module: str, name: str) -> Any:
+        cls = _load_class(module, name)
+        if cls is None:
+            self.notify(f"{name}: {NOT_AVAILABLE}.", severity="warning")
+            return None
+        if self.actions is None:
+            self.notify("Actions are unavailable: this is a recorded snapshot.", severity="warning")
+            return None
+        return cls
+
+    def _after_pane(self, result: object = None) -> None:
+        self.action_refresh_now()
+
+    def action_run_in_new(self) -> None:
+        cls = self._pane("nstui.ui.screens.run_ns", "RunInNamespacesScreen")
+        if cls is not None:
+            self.push_screen(cls(self.actions), self._after_run)
+
+    def _after_run(self, pid: int | None) -> None:
+        if isinstance(pid, int):
+            self._select_after_refresh = pid
+        self.action_refresh_now()
+
+    def action_enter_namespaces(self) -> None:
+        pid = self.selected_pid()
+        if pid is None or self.snapshot is None:
+            self.notify("Select a process or a namespace with processes.", severity="warning")
+            return
+        cls = self._pane("nstui.ui.screens.enter_ns", "EnterNamespacesScreen")
+        if cls is not None:
+            self.push_screen(cls(self.actions, self.snapshot, pid), self._after_pane)
+
+    def _namespace_pane(self, name: str) -> None:
+        ns_id = self.namespaces_view.selected_ns if self.active_view_name == "namespaces" else None
+        if ns_id is None or self.snapshot is None:
+            self.notify("Select a namespace in the namespaces view (2).", severity="warning")
+            return
+        cls = self._pane("nstui.ui.screens.keep_ns", name)
+        if cls is not None:
+            self.push_screen(cls(self.actions, self.snapshot, ns_id), self._after_pane)
+
+    def action_keep_namespace(self) -> None:
+        self._namespace_pane("KeepNamespaceScreen")
+
+    def action_release_namespace(self) -> None:
+        self._namespace_pane("ReleaseNamespaceScreen")
+
+    def action_limits(self) -> None:
+        key = self.cgroups_view.selected_cgroup if self.active_view_name == "cgroups" else None
+        if key is None or self.snapshot is None:
+            self.notify("Select a cgroup in the cgroups view (3).", severity="warning")
+            return
+        cls = self._pane("nstui.ui.screens.limits", "LimitsScreen")
+        if cls is not None:
+            self.push_screen(cls(self.actions, self.snapshot, key[0], key[1]), self._after_pane)
+
+    def action_move_to_cgroup(self) -> None:
+        pid = self.selected_pid()
+        if pid is None or self.snapshot is None:
+            self.notify("Select a process to move.", severity="warning")
+            return
+        cls = self._pane("nstui.ui.screens.move_cgroup", "MoveToCgroupScreen")
+        if cls is not None:
+            self.push_screen(cls(self.actions, self.snapshot, pid), self._after_pane)
+
+    def action_audit_history(self) -> None:
+        cls = self._pane("nstui.ui.screens.audit_history", "AuditHistoryScreen")
+        if cls is not None:
+            self.push_screen(cls(self.actions), self._after_pane)
+
+    # ----- command palette ------------------------------------------------------------------
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for name, title in VIEWS:
+            yield SystemCommand(
+                f"View: {title[2:]}",
+                f"Show the {title[2:].lower()} view (key {title[0]})",
+                partial(self.action_show_view, name),
+            )
+        commands: tuple[tuple[str, str, Callable[[], object]], ...] = (
+            ("Filter", "Filter rows by pid, command, user, ns id, cgroup, container (/)",
+             self.action_filter),
+            ("Sort: next column", "Cycle the sort column of the current view (s)",
+             self._sort_active),
+            ("Processes: tree or flat list", "Toggle the process tree (t)",
+             self.processes_view.action_toggle_tree),
+            ("Namespaces: nesting tree", "Nest user and pid namespaces by parent (t)",
+             self.namespaces_view.action_toggle_nesting),
+            ("Follow selected process", "Keep the selected process in view (f)",
+             self.action_toggle_follow),
+            ("Pause or resume refresh", "Stop or restart the live refresh (p)",
+             self.action_toggle_pause),
+            ("Refresh now", "Take a snapshot now (r)", self.action_refresh_now),
+            ("Run in new namespaces", "Launch a command in new namespaces (n)",
+             self.action_run_in_new),
+            ("Enter namespaces", "Run a command inside the selected process's namespaces (e)",
+             self.action_enter_namespaces),
+            ("Keep namespace", "Bind-mount the selected namespace to keep it alive (K)",
+             self.action_keep_namespace),
+            ("Release namespace", "Remove a namespace's bind mount (R)",
+             self.action_release_namespace),
+            ("Cgroup limits", "Tune the selected cgroup's limits (L / Enter)",
+             self.action_limits),
+            ("Move to cgroup", "Move the selected process to another cgroup (M)",
+             self.action_move_to_cgroup),
+            ("Audit history", "Changes made to cgroups, with undo (H)",
+             self.action_audit_history),
+            ("Detail pane", "Show or hide the detail pane (d)", self.action_toggle_detail),
+            ("Help", "Keys, namespace types and cgroup subsystems explained (?)",
+             self.action_help),
+        )  # fmt: skip
+        for title, help_text, callback in commands:
+            yield SystemCommand(title, help_text, callback)
+
+    def _sort_active(self) -> None:
+        table = self.active_table
+        if table is not None:
+            table.action_cycle_sort()
+
+
+class _LazySource:
+    """Builds the live source inside the first refresh worker, so the first frame does not
+    wait for it."""
+
+    def __init__(self, factory: Callable[[], SnapshotSource]) -> None:
+        self._factory = factory
+        self._source: SnapshotSource | None = None
+
+    def take(self) -> Snapshot:
+        if self._source is None:
+            self._source = self._factory()
+        return self._source.take()
+
+
+def run_app(interval: float) -> int:
+    """Open the TUI on this host's live kernel."""
+
+    def live_source() -> SnapshotSource:
+        from nstui.model.scanner import LiveSource
+
+        source: SnapshotSource = LiveSource()
+        return source
+
+    try:
+        from nstui.model.actions import live_actions
+
+        actions: Actions | None = live_actions()
+    except ImportError:
+        actions = None
+    app = NstuiApp(
+        _LazySource(live_source), actions, interval=interval, theme_store=ThemeStore.default()
+    )
+    app.run()
+    return app.return_code or 0
