@@ -1,0 +1,161 @@
+"""``nstui run``, ``enter``, ``keep`` and ``release``: the namespace actions on the command line.
+
+Like util-linux unshare/nsenter/ip-netns: the exit status is the command's own (a signal N
+gives 128+N); a failure of the namespace work itself is one line ``nstui: ...`` and status 1;
+bad arguments status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from nstui.kernel import nshelper
+from nstui.kernel.nshelper import EnterOptions, Launch, NsHelperError, UnshareOptions
+from nstui.kernel.nstypes import NsType, parse_ns_types
+from nstui.model.ns_actions import wait_in_foreground
+
+
+def register(subparsers: Any) -> None:
+    run = subparsers.add_parser(
+        "run",
+        help="run a command in new namespaces (like unshare)",
+        usage="nstui run --ns TYPES [options] -- CMD [ARGS...]",
+        description="Run CMD in new namespaces. Example: nstui run --ns net,uts,pid "
+        "--hostname box --mount-proc -- bash",
+    )
+    run.add_argument("--ns", required=True, metavar="TYPES", help="e.g. net,uts,pid or all")
+    run.add_argument("--hostname", help="hostname in the new uts namespace")
+    run.add_argument(
+        "--map-root", action="store_true", help="map your uid to root in a new user namespace"
+    )
+    run.add_argument("--mount-proc", action="store_true", help="mount a fresh /proc (implies mnt)")
+    run.add_argument(
+        "--propagation-unchanged",
+        action="store_true",
+        help="keep the mount propagation of / (default: make it private in a new mnt ns)",
+    )
+    run.add_argument("--wd", metavar="DIR", help="working directory of the command")
+    run.add_argument(
+        "--detach", action="store_true", help="run in the background, output to a log file"
+    )
+    run.add_argument("command", nargs="+", metavar="CMD")
+    run.set_defaults(func=cmd_run)
+
+    enter = subparsers.add_parser(
+        "enter",
+        help="run a command in the namespaces of a process (like nsenter)",
+        usage="nstui enter PID [--ns TYPES] [options] [-- CMD [ARGS...]]",
+        description="Run CMD (default: the target's shell) in the namespaces of PID. "
+        "Example: nstui enter 4242 --ns net,uts -- ip addr",
+    )
+    enter.add_argument("pid", type=int, metavar="PID")
+    enter.add_argument(
+        "--ns", metavar="TYPES", help="types to enter (default: every one that differs from ours)"
+    )
+    enter.add_argument("--root", action="store_true", help="chroot into the target's root")
+    enter.add_argument("--wd", action="store_true", help="use the target's working directory")
+    enter.add_argument("--cgroup", action="store_true", help="join the target's cgroups too")
+    enter.add_argument(
+        "--detach", action="store_true", help="run in the background, output to a log file"
+    )
+    enter.add_argument("command", nargs="*", metavar="CMD")
+    enter.set_defaults(func=cmd_enter)
+
+    keep = subparsers.add_parser(
+        "keep",
+        help="keep a namespace alive by bind-mounting it (like ip netns add)",
+        description="Bind-mount /proc/PID/ns/TYPE onto PATH (created when missing). "
+        "A mnt namespace needs PATH on a private mount.",
+    )
+    keep.add_argument("pid", type=int, metavar="PID")
+    keep.add_argument("type", metavar="TYPE")
+    keep.add_argument("path", metavar="PATH")
+    keep.set_defaults(func=cmd_keep)
+
+    release = subparsers.add_parser(
+        "release",
+        help="unmount a namespace kept with keep",
+        description="Unmount the namespace bind mount at PATH. When it was the last holder "
+        "(no process left in it), the namespace is destroyed.",
+    )
+    release.add_argument("path", metavar="PATH")
+    release.set_defaults(func=cmd_release)
+
+
+def _usage_error(message: str) -> Exception:
+    from nstui.cli.main import UsageError
+
+    return UsageError(message)
+
+
+def _types(text: str, prog: str) -> tuple[NsType, ...]:
+    try:
+        return parse_ns_types(text)
+    except ValueError as exc:
+        raise _usage_error(f"nstui {prog}: {exc}") from None
+
+
+def _fail(exc: NsHelperError) -> int:
+    import sys
+
+    print(f"nstui: {exc}", file=sys.stderr)
+    return 1
+
+
+def _finish(launch: Launch, detach: bool) -> int:
+    if detach:
+        print(f"started pid {launch.pid}; output in {launch.log_path}")
+        return 0
+    return wait_in_foreground(launch)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    options = UnshareOptions(
+        hostname=args.hostname,
+        map_root=args.map_root,
+        mount_proc=args.mount_proc,
+        private_mounts=not args.propagation_unchanged,
+        cwd=args.wd,
+    )
+    types = _types(args.ns, "run")
+    try:
+        launch = nshelper.spawn_unshared(args.command, types, options, detach=args.detach)
+    except NsHelperError as exc:
+        if exc.kind == nshelper.INVALID:
+            raise _usage_error(f"nstui run: {exc}") from None
+        return _fail(exc)
+    return _finish(launch, args.detach)
+
+
+def cmd_enter(args: argparse.Namespace) -> int:
+    types = None if args.ns is None else _types(args.ns, "enter")
+    options = EnterOptions(root=args.root, wd=args.wd, cgroup=args.cgroup)
+    try:
+        argv = args.command or [nshelper.target_shell(args.pid)]
+        launch = nshelper.spawn_in(args.pid, types, argv, options, detach=args.detach)
+    except NsHelperError as exc:
+        return _fail(exc)
+    return _finish(launch, args.detach)
+
+
+def cmd_keep(args: argparse.Namespace) -> int:
+    types = _types(args.type, "keep")
+    if len(types) != 1:
+        raise _usage_error("nstui keep: give one namespace type")
+    ns_type = types[0]
+    try:
+        kept = nshelper.persist(args.pid, ns_type, args.path)
+    except NsHelperError as exc:
+        return _fail(exc)
+    print(f"kept the {kept.ns_type} namespace of {args.pid} at {kept.path}")
+    return 0
+
+
+def cmd_release(args: argparse.Namespace) -> int:
+    try:
+        nshelper.release(args.path)
+    except NsHelperError as exc:
+        return _fail(exc)
+    print(f"released {args.path}")
+    return 0
