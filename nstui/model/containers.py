@@ -506,7 +506,11 @@ def label_for_namespace(snapshot: Snapshot, ns_id: NsId) -> str:
         holder = namespace.holders[0] if namespace.holders else None
         if holder is None:
             return "(no processes)"
-        kind = "bind mount" if holder.kind is HolderKind.BIND_MOUNT else "fd"
+        if holder.kind is HolderKind.REFERENCE:
+            return f"({holder.path})"
+        kind = {HolderKind.BIND_MOUNT: "bind mount", HolderKind.OPEN_FD: "fd"}.get(
+            holder.kind, "thread"
+        )
         return f"({kind} {holder.path})"
     first = namespace.pids[0]
     if (
