@@ -162,4 +162,4 @@ def test_netns_entries_are_listed(tmp_path: Path) -> None:
 
 def test_spawn_refuses_a_shell_string() -> None:
     with pytest.raises(TypeError, match="argv list"):
-        kobjects.Spawner()("sleep 1")  # type: ignore[arg-type]
+        kobjects.Spawner()("sleep 1")
