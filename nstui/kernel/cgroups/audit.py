@@ -21,6 +21,9 @@ from datetime import UTC, datetime
 class AuditError(OSError):
     """The log cannot record a change; the change must not happen."""
 
+    def __str__(self) -> str:
+        return str(self.strerror or super().__str__())
+
 
 def default_audit_path() -> str:
     override = os.environ.get("NSTUI_AUDIT_LOG")

@@ -30,6 +30,9 @@ class CgroupPathError(ValueError):
 class CgroupGone(OSError):
     """The cgroup does not exist (removed, or never made)."""
 
+    def __str__(self) -> str:
+        return str(self.strerror or super().__str__())
+
 
 def _clean_parts(path: str, original: str) -> list[str]:
     if "\0" in path:

@@ -1,0 +1,242 @@
+"""Cgroup control: make and remove children, move processes and threads, freeze/thaw, kill,
+enable controllers for children. Every change is audited; file writes go through the writer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import signal
+import time
+from dataclasses import dataclass
+
+from nstui.kernel.cgroups.audit import AuditLog
+from nstui.kernel.cgroups.freezer import FreezeState, parse_v1_state, v2_state
+from nstui.kernel.cgroups.knobs import knob_for, validate
+from nstui.kernel.cgroups.paths import CgroupDir, CgroupPathError, CgroupRef, check_child_name
+from nstui.kernel.cgroups.writer import WriteResult, explain, write_value
+
+
+@dataclass(frozen=True, slots=True)
+class ControlResult:
+    ok: bool
+    message: str
+    audit_id: str | None = None
+
+
+def _from_write(result: WriteResult, done: str) -> ControlResult:
+    return ControlResult(result.ok, done if result.ok else result.message, result.audit_id)
+
+
+def _write(ref: CgroupRef, file: str, typed: str, audit: AuditLog) -> WriteResult:
+    knob = knob_for(ref.version, file)
+    if knob is None:  # pragma: no cover - the table has every control file
+        raise ValueError(f"unknown control file {file}")
+    with CgroupDir(ref) as directory:
+        value = validate(knob, typed, directory)
+    return write_value(ref, value, audit)
+
+
+def make_child(parent: CgroupRef, name: str, audit: AuditLog) -> ControlResult:
+    """mkdir a child cgroup. A new v1 cpuset child starts with empty cpus/mems (see
+    ``copy_parent_cpuset``)."""
+    check_child_name(name)
+    child = parent.child(name)
+    with CgroupDir(parent) as directory:
+        entry = audit.attempt(child.spec, "(mkdir)", None, name, name)
+        try:
+            os.mkdir(name, 0o755, dir_fd=directory.fd)
+        except OSError as exc:
+            reason = explain("(mkdir)", exc.errno or 0, parent.version, name)
+            if exc.errno == errno.EAGAIN:
+                reason += ": cgroup.max.descendants or cgroup.max.depth of an ancestor reached"
+            elif exc.errno == errno.EEXIST:
+                reason = f"{child.spec} already exists"
+            audit.result(entry, None, "error: " + reason)
+            return ControlResult(False, f"cannot create {child.spec}: {reason}", entry)
+        audit.result(entry, "created", "ok")
+    return ControlResult(True, f"created {child.spec}", entry)
+
+
+def needs_cpuset_copy(ref: CgroupRef) -> bool:
+    """A v1 cpuset cgroup with empty cpus or mems: attaching a task would fail (ENOSPC)."""
+    if ref.version != 1 or "cpuset" not in ref.hierarchy.controllers:
+        return False
+    with CgroupDir(ref) as directory:
+        cpus = (directory.read("cpuset.cpus") or "").strip()
+        mems = (directory.read("cpuset.mems") or "").strip()
+    return not cpus or not mems
+
+
+def copy_parent_cpuset(ref: CgroupRef, audit: AuditLog) -> ControlResult:
+    """Give a v1 cpuset child its parent's cpus and mems (a new child has none)."""
+    results: list[WriteResult] = []
+    with CgroupDir(ref) as directory:
+        for file in ("cpuset.cpus", "cpuset.mems"):
+            parent_value = (directory.read_parent(file) or "").strip()
+            if not parent_value:
+                return ControlResult(False, f"the parent of {ref.spec} has an empty {file}")
+            knob = knob_for(ref.version, file)
+            assert knob is not None
+            results.append(write_value(ref, validate(knob, parent_value, directory), audit))
+    failed = [r for r in results if not r.ok]
+    if failed:
+        return ControlResult(False, failed[0].message, failed[0].audit_id)
+    return ControlResult(True, f"{ref.spec}: cpus and mems copied from the parent")
+
+
+def remove(ref: CgroupRef, audit: AuditLog) -> ControlResult:
+    parent = ref.parent()
+    if parent is None:
+        return ControlResult(False, f"{ref.spec} is the root of its hierarchy; refusing")
+    name = ref.relative_parts()[-1]
+    with CgroupDir(parent) as directory:
+        entry = audit.attempt(ref.spec, "(rmdir)", "exists", name, name)
+        try:
+            os.rmdir(name, dir_fd=directory.fd)
+        except OSError as exc:
+            reason = explain("(rmdir)", exc.errno or 0, ref.version, name)
+            if exc.errno == errno.EBUSY:
+                reason += ": it still has processes or child cgroups"
+            elif exc.errno == errno.ENOENT:
+                reason = "it does not exist"
+            audit.result(entry, "exists", "error: " + reason)
+            return ControlResult(False, f"cannot remove {ref.spec}: {reason}", entry)
+        audit.result(entry, None, "ok")
+    return ControlResult(True, f"removed {ref.spec}", entry)
+
+
+def move(pid: int, ref: CgroupRef, audit: AuditLog, *, thread: bool = False) -> ControlResult:
+    """Move process PID (or only thread PID with ``thread``) into REF: one pid per write."""
+    if not os.path.exists(f"/proc/{pid}"):
+        return ControlResult(False, f"no process or thread {pid} (it exited?)")
+    if ref.version == 1:
+        file = "tasks" if thread else "cgroup.procs"
+        if not thread and "cpuset" in ref.hierarchy.controllers and needs_cpuset_copy(ref):
+            return ControlResult(
+                False,
+                f"{ref.spec} has empty cpuset.cpus or cpuset.mems, so the kernel would refuse "
+                "(ENOSPC); copy the parent's first",
+            )
+    else:
+        file = "cgroup.threads" if thread else "cgroup.procs"
+    what = "thread" if thread else "process"
+    return _from_write(_write(ref, file, str(pid), audit), f"moved {what} {pid} to {ref.spec}")
+
+
+def freeze_state(ref: CgroupRef) -> FreezeState | None:
+    """Live state, None when this cgroup cannot be frozen (no freezer, or a root)."""
+    with CgroupDir(ref) as directory:
+        if ref.version == 1:
+            text = directory.read("freezer.state")
+            return None if text is None else parse_v1_state(text)
+        freeze = directory.read("cgroup.freeze")
+        events = directory.read("cgroup.events")
+        if freeze is None or events is None:
+            return None
+        return v2_state(freeze, events)
+
+
+def _freeze_file(ref: CgroupRef) -> str:
+    if ref.is_root:
+        raise CgroupPathError(f"{ref.spec}: the root cgroup cannot be frozen")
+    if ref.version == 1:
+        if "freezer" not in ref.hierarchy.controllers:
+            raise CgroupPathError(f"{ref.spec}: the freezer controller is not on this hierarchy")
+        return "freezer.state"
+    return "cgroup.freeze"
+
+
+def set_frozen(ref: CgroupRef, frozen: bool, audit: AuditLog, wait: float = 5.0) -> ControlResult:
+    """Freeze or thaw, then wait (up to WAIT seconds) until the kernel reports the new state."""
+    file = _freeze_file(ref)
+    typed = ("FROZEN" if frozen else "THAWED") if ref.version == 1 else ("1" if frozen else "0")
+    result = _write(ref, file, typed, audit)
+    if not result.ok:
+        return ControlResult(False, result.message, result.audit_id)
+    goal = FreezeState.FROZEN if frozen else FreezeState.THAWED
+    deadline = time.monotonic() + wait
+    state = freeze_state(ref)
+    while state != goal and time.monotonic() < deadline:
+        time.sleep(0.02)
+        state = freeze_state(ref)
+    if state != goal:
+        shown = state.value if state is not None else "unknown"
+        return ControlResult(False, f"{ref.spec} is still {shown} after {wait:.0f} s", None)
+    return ControlResult(True, f"{ref.spec} is {goal.value}", result.audit_id)
+
+
+def subtree_pids(ref: CgroupRef) -> list[int]:
+    """Processes of REF and its descendants (pids that vanish meanwhile are normal)."""
+    out: list[int] = []
+    stack = [ref]
+    while stack:
+        current = stack.pop()
+        try:
+            with CgroupDir(current) as directory:
+                text = directory.read("cgroup.procs") or ""
+                children = directory.children()
+        except (OSError, ValueError):
+            continue
+        out.extend(int(word) for word in text.split())
+        stack.extend(current.child(name) for name in children)
+    return sorted(set(out))
+
+
+def kill(ref: CgroupRef, audit: AuditLog, timeout: float = 10.0) -> ControlResult:
+    """Kill every process in REF's subtree: v2 cgroup.kill; v1 SIGKILL each member until none
+    is left (new forks are caught by the next round)."""
+    if ref.is_root:
+        return ControlResult(False, f"{ref.spec} is a root cgroup: refusing to kill the host")
+    count = len(subtree_pids(ref))
+    if ref.version == 2:
+        with CgroupDir(ref) as directory:
+            has_kill = directory.exists("cgroup.kill")
+        if has_kill:
+            result = _write(ref, "cgroup.kill", "1", audit)
+            if not result.ok:
+                return ControlResult(False, result.message, result.audit_id)
+            left = _wait_empty(ref, timeout)
+            if left:
+                return ControlResult(False, f"{ref.spec}: {left} processes still there")
+            return ControlResult(True, f"killed {count} processes in {ref.spec}", result.audit_id)
+    me = os.getpid()
+    entry = audit.attempt(ref.spec, "(kill)", f"{count} processes", "SIGKILL", "kill")
+    deadline = time.monotonic() + timeout
+    pids = subtree_pids(ref)
+    while pids and time.monotonic() < deadline:
+        if me in pids:
+            audit.result(entry, f"{len(pids)} processes", "error: nstui itself is a member")
+            return ControlResult(False, f"nstui itself (pid {me}) is in {ref.spec}; refusing")
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):  # gone already: the goal
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.05)
+        pids = subtree_pids(ref)
+    if pids:
+        audit.result(entry, f"{len(pids)} processes", f"error: {len(pids)} left after {timeout} s")
+        return ControlResult(False, f"{ref.spec}: {len(pids)} processes still there", entry)
+    audit.result(entry, "0 processes", "ok")
+    return ControlResult(True, f"killed {count} processes in {ref.spec}", entry)
+
+
+def _wait_empty(ref: CgroupRef, timeout: float) -> int:
+    deadline = time.monotonic() + timeout
+    left = subtree_pids(ref)
+    while left and time.monotonic() < deadline:
+        time.sleep(0.02)
+        left = subtree_pids(ref)
+    return len(left)
+
+
+def set_subtree_control(
+    ref: CgroupRef, controller: str, enable: bool, audit: AuditLog
+) -> ControlResult:
+    """Enable (+) or disable (-) CONTROLLER for REF's children (v2 only)."""
+    if ref.version != 2:
+        return ControlResult(False, "subtree_control exists on cgroup v2 only")
+    word = ("+" if enable else "-") + controller
+    state = "enabled" if enable else "disabled"
+    result = _write(ref, "cgroup.subtree_control", word, audit)
+    return _from_write(result, f"{controller} {state} for the children of {ref.spec}")
