@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from nstui.kernel import procfs
+
 
 class Procs:
     """Starts processes in their own session; teardown SIGKILLs each group by its pid."""
@@ -35,6 +37,13 @@ class Procs:
     def close(self) -> None:
         for proc in reversed(self.started):
             self.kill(proc)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _end_scan_helper() -> Iterator[None]:
+    """scan_processes keeps a helper process for the second core; end it with the module."""
+    yield
+    procfs.close_helper()
 
 
 @pytest.fixture
