@@ -7,8 +7,10 @@ live process. A pid that vanishes mid-scan is dropped silently; a field that can
 
 Speed: at 10,000 processes most of the cost is the kernel's, so the scan makes as few
 syscalls per process as it can (os.open/os.read/os.close, one stat per namespace link, no
-readlink) and can reuse the slow, rarely-changing facts (namespaces, cgroups, cmdline, uid,
-NSpid, odd threads) of a process seen in the previous scan (same pid and start time).
+readlink; see ``procread``), hands part of the pids to a helper process to use a second core,
+takes cgroup membership from the cgroup walk when the caller has it, and can reuse the slow,
+rarely-changing facts (namespaces, cgroups, cmdline, uid, NSpid, odd threads) of a process
+seen in the previous scan (same pid and start time).
 """
 
 from __future__ import annotations
@@ -20,7 +22,28 @@ import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
+from nstui.kernel import procread
 from nstui.kernel.nstypes import NS_TYPES, NsId, NsType
+from nstui.kernel.procread import (
+    CGROUP_RAW,
+    CMDLINE,
+    COMM,
+    CPU_TICKS,
+    FAST_LEN,
+    NS_KEY,
+    NSPID,
+    NTHREADS,
+    ODD_THREADS,
+    PPID,
+    RSS_PAGES,
+    START_TICKS,
+    STATE,
+    UID,
+    UNREADABLE,
+    Record,
+    ScanHelper,
+    read_record,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,18 +113,21 @@ PAGE_SIZE: int = os.sysconf("SC_PAGE_SIZE")
 #: Namespace types a single thread can leave on its own: setns/unshare of these move only the
 #: calling thread. mnt and user are refused to threaded processes, time is EUSERS, and a
 #: thread's own pid namespace never differs from its group's (only pid_for_children does).
-THREAD_NS_TYPES: tuple[NsType, ...] = (NsType.NET, NsType.UTS, NsType.IPC, NsType.CGROUP)
+THREAD_NS_TYPES: tuple[NsType, ...] = tuple(NS_TYPES[i] for i in procread.THREAD_NS_INDICES)
 
-#: Errors that mean "the process is gone" (psutil handles the same races): the /proc/PID
-#: directory vanished (ENOENT), or the task exited between open and read (ESRCH).
-_GONE = (FileNotFoundError, ProcessLookupError)
+#: Below this many pids a helper process costs more than it saves.
+PARALLEL_MIN = 600
+#: Share of the pids the helper reads: the caller also turns every record into a Process.
+HELPER_SHARE = 0.55
 
 _EMPTY: frozenset[str] = frozenset()
 _NS_NAMES: tuple[tuple[NsType, str], ...] = tuple((t, t.value) for t in NS_TYPES)
+_helper = ScanHelper()
 
 
-class Vanished(Exception):
-    """Internal: the process went away mid-read."""
+def close_helper() -> None:
+    """End the scan helper process (it also ends by itself when this process exits)."""
+    _helper.close()
 
 
 def boot_time(proc: str = "/proc") -> float:
@@ -118,36 +144,20 @@ def list_pids(proc: str = "/proc") -> list[int]:
     return sorted(int(name) for name in os.listdir(proc) if name.isdigit())
 
 
-def _read(path: str, size: int = 4096) -> bytes:
-    """Whole small /proc file with the fewest syscalls (open, read, close)."""
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        data = os.read(fd, size)
-        if len(data) < size:
-            return data
-        chunks = [data]
-        while True:
-            data = os.read(fd, 65536)
-            if not data:
-                return b"".join(chunks)
-            chunks.append(data)
-    finally:
-        os.close(fd)
-
-
 class Interner:
     """Shares equal values between processes of one snapshot (and across refreshes).
 
     A host with 10,000 processes has a few hundred distinct namespace sets and cgroup
-    memberships; sharing the NsId objects and the dicts keeps a snapshot a few MB.
+    memberships; sharing the NsId objects, dicts and command lines keeps a snapshot small.
     """
 
-    __slots__ = ("_cgroups", "_ns_ids", "_ns_maps", "_strings", "_users")
+    __slots__ = ("_cgroups", "_cmdlines", "_ns_ids", "_ns_maps", "_strings", "_users")
 
     def __init__(self) -> None:
         self._ns_ids: dict[tuple[NsType, int, int], NsId] = {}
         self._ns_maps: dict[tuple[int, ...], dict[NsType, NsId]] = {}
-        self._cgroups: dict[bytes, dict[int, str]] = {}
+        self._cgroups: dict[object, dict[int, str]] = {}
+        self._cmdlines: dict[tuple[str, ...], tuple[str, ...]] = {}
         self._strings: dict[str, str] = {}
         self._users: dict[int, str] = {}
 
@@ -171,10 +181,23 @@ class Interner:
         return found
 
     def cgroups(self, raw: bytes) -> dict[int, str]:
+        """Parsed /proc/PID/cgroup, shared between processes with the same file text."""
         found = self._cgroups.get(raw)
         if found is None:
             found = self._cgroups[raw] = parse_cgroup_file(raw)
         return found
+
+    def cgroup_map(self, key: tuple[int | str, ...]) -> dict[int, str]:
+        """{hid: path} of KEY (hid, path, hid, path, ...), shared between equal keys."""
+        found = self._cgroups.get(key)
+        if found is None:
+            found = self._cgroups[key] = {
+                int(key[i]): sys.intern(str(key[i + 1])) for i in range(0, len(key), 2)
+            }
+        return found
+
+    def cmdline(self, args: tuple[str, ...]) -> tuple[str, ...]:
+        return self._cmdlines.setdefault(args, args)
 
     def string(self, text: str) -> str:
         return self._strings.setdefault(text, text)
@@ -192,10 +215,12 @@ class Interner:
 
     def trim(self, limit: int) -> None:
         """Forget everything when the tables outgrow LIMIT entries (long-running TUI)."""
-        if len(self._strings) + len(self._ns_maps) + len(self._cgroups) > limit:
+        size = len(self._strings) + len(self._ns_maps) + len(self._cgroups) + len(self._cmdlines)
+        if size > limit:
             self._ns_ids.clear()
             self._ns_maps.clear()
             self._cgroups.clear()
+            self._cmdlines.clear()
             self._strings.clear()
 
 
@@ -208,37 +233,6 @@ def parse_cgroup_file(raw: bytes) -> dict[int, str]:
         if sep and hid.isdigit():
             out[int(hid)] = sys.intern(path)
     return out
-
-
-@dataclass(frozen=True, slots=True)
-class StatFields:
-    """The fields of /proc/PID/stat the scan uses."""
-
-    comm: str
-    state: str
-    ppid: int
-    utime: int  # clock ticks
-    stime: int
-    nthreads: int
-    start_ticks: int
-    rss_pages: int
-
-
-def parse_stat(data: bytes) -> StatFields:
-    """Parse /proc/PID/stat. comm may hold spaces and parentheses: split at the last ``)``."""
-    close = data.rindex(b")")
-    comm = data[data.index(b"(") + 1 : close].decode("utf-8", "surrogateescape")
-    f = data[close + 2 :].split()
-    return StatFields(
-        comm=comm,
-        state=f[0].decode(),
-        ppid=int(f[1]),
-        utime=int(f[11]),
-        stime=int(f[12]),
-        nthreads=int(f[17]),
-        start_ticks=int(f[19]),
-        rss_pages=int(f[21]),
-    )
 
 
 def read_ns(
@@ -264,199 +258,92 @@ def read_ns(
     return out
 
 
-class _Scan:
-    """One pass over /proc. Holds per-scan settings so the per-process code stays flat."""
+class _Builder:
+    """Turns records into Process objects, reusing the previous scan where it may."""
 
     def __init__(
         self,
-        proc: str,
-        interner: Interner,
+        intern: Interner,
         btime: float,
-        host_pidns: NsId | None,
-        check_threads: bool,
+        previous: Mapping[int, Process],
+        cgroups_known: Mapping[int, dict[int, str]],
         interval: float | None,
     ) -> None:
-        self.proc = proc
-        self.intern = interner
+        self.intern = intern
         self.btime = btime
-        self.host_pidns = host_pidns
-        self.check_threads = check_threads
+        self.previous = previous
+        self.cgroups_known = cgroups_known
         # percent of one CPU per clock tick of CPU time over the interval
         self.pct_per_tick = 100.0 / (CLK_TCK * interval) if interval else None
 
-    def ns(self, base: str) -> tuple[dict[NsType, NsId], bool]:
-        """(namespaces, refused) of the process at BASE (/proc/PID/)."""
-        stat = os.stat
-        prefix = base + "ns/"
-        key: list[int] = []
-        for _, name in _NS_NAMES:
-            try:
-                st = stat(prefix + name)
-            except PermissionError:
-                return {}, True
-            except FileNotFoundError:
-                # A zombie keeps only its pid link; an old kernel lacks time. The process is
-                # gone only if its directory is.
-                if not os.path.isdir(base):
-                    raise
-                key += (0, 0)
-                continue
-            key += (st.st_dev, st.st_ino)
-        return self.intern.ns_map(tuple(key)), False
-
-    def threads(self, base: str, pid: int, ns: Mapping[NsType, NsId]) -> tuple[ThreadNs, ...]:
-        """Threads of PID whose per-thread namespaces differ from the leader's."""
-        odd: list[ThreadNs] = []
-        try:
-            tids = os.listdir(base + "task")
-        except _GONE:
-            return ()
-        ns_id = self.intern.ns_id
-        for name in tids:
-            tid = int(name)
-            if tid == pid:
-                continue
-            prefix = f"{base}task/{name}/ns/"
-            diff: dict[NsType, NsId] = {}
-            try:
-                for ns_type in THREAD_NS_TYPES:
-                    mine = ns.get(ns_type)
-                    if mine is None:
-                        continue
-                    st = os.stat(prefix + ns_type.value)
-                    if st.st_ino != mine.ino or st.st_dev != mine.dev:
-                        diff[ns_type] = ns_id(ns_type, st.st_dev, st.st_ino)
-            except (*_GONE, PermissionError):
-                continue  # the thread exited (or is refused): nothing to report for it
-            if diff:
-                odd.append(ThreadNs(tid, diff))
-        return tuple(odd)
-
-    def one(self, pid: int, prev: Process | None, recheck: bool) -> Process | None:
-        """Read one process, or None when it vanished. PREV: same pid in the last scan."""
-        base = f"{self.proc}/{pid}/"
-        try:
-            data = _read(base + "stat")
-        except _GONE:
-            return None
-        if not data:
-            return None
-        st = parse_stat(data)
-        intern = self.intern
-        ticks = st.utime + st.stime
-        cpu_time = ticks / CLK_TCK
-        rss = st.rss_pages * PAGE_SIZE
-        same = prev is not None and prev.start_ticks == st.start_ticks
+    def build(self, rec: Record) -> Process | None:
+        """The Process of REC; None for a fast record that must be read again in full
+        (the process exec'd: its comm changed, so its cmdline did too)."""
+        pid = rec[0]
+        prev = self.previous.get(pid)
+        ticks = rec[CPU_TICKS]
         cpu_percent: float | None = None
-        if same and self.pct_per_tick is not None and prev is not None:
+        if prev is not None and prev.start_ticks == rec[START_TICKS] and self.pct_per_tick:
             cpu_percent = max(0.0, (ticks - round(prev.cpu_time * CLK_TCK)) * self.pct_per_tick)
-        if same and prev is not None and not recheck and prev.state != "Z":
-            # Same process as last time: namespaces, cgroups, cmdline and uid rarely change
-            # (a rotating recheck catches moves); CPU, memory, state and threads do.
-            return Process(
-                pid=pid,
-                ppid=st.ppid,
-                comm=prev.comm if prev.comm == st.comm else intern.string(st.comm),
-                cmdline=prev.cmdline,
-                state=st.state,
-                uid=prev.uid,
-                user=prev.user,
-                nthreads=st.nthreads,
-                start_time=prev.start_time,
-                rss=rss,
-                cpu_time=cpu_time,
-                nspid=prev.nspid,
-                ns=prev.ns,
-                cgroups=prev.cgroups,
-                odd_threads=prev.odd_threads,
-                cpu_percent=cpu_percent,
-                unreadable=prev.unreadable,
-                start_ticks=st.start_ticks,
-            )
-        unreadable: list[str] = []
-        try:
-            ns, refused = self.ns(base)
-            if refused:
-                unreadable.append("ns")
-            try:
-                cgroups = intern.cgroups(_read(base + "cgroup"))
-            except PermissionError:
-                cgroups = {}
-                unreadable.append("cgroups")
-            try:
-                raw = _read(base + "cmdline")
-                cmdline = (
-                    tuple(
-                        intern.string(a.decode("utf-8", "surrogateescape"))
-                        for a in raw.rstrip(b"\0").split(b"\0")
-                    )
-                    if raw
-                    else ()
-                )
-            except PermissionError:
-                cmdline = ()
-                unreadable.append("cmdline")
-            uid: int | None
-            nspid: tuple[int, ...] = (pid,)
-            pidns = ns.get(NsType.PID)
-            if pidns is not None and pidns == self.host_pidns:
-                # In our own pid namespace the NSpid chain is just the pid: skip reading
-                # /proc/PID/status (the costliest file) and take the owner of /proc/PID,
-                # which is the effective uid, as procps does.
-                uid = os.stat(base).st_uid
-            else:
-                uid, nspid = self.status(base, pid, unreadable)
-            odd: tuple[ThreadNs, ...] = ()
-            if self.check_threads and st.nthreads > 1 and ns:
-                odd = self.threads(base, pid, ns)
-        except _GONE:
-            if st.state == "Z":
-                ns, cgroups, cmdline, odd = {}, {}, (), ()
-                uid, nspid = None, (pid,)
-                unreadable = []
-            else:
+        if len(rec) == FAST_LEN:
+            if prev is None or prev.comm != rec[COMM]:
                 return None
+            return Process(
+                pid,
+                rec[PPID],
+                prev.comm,
+                prev.cmdline,
+                rec[STATE],
+                prev.uid,
+                prev.user,
+                rec[NTHREADS],
+                prev.start_time,
+                rec[RSS_PAGES] * PAGE_SIZE,
+                ticks / CLK_TCK,
+                prev.nspid,
+                prev.ns,
+                self.cgroups_known.get(pid, prev.cgroups),
+                prev.odd_threads,
+                cpu_percent,
+                prev.unreadable,
+                rec[START_TICKS],
+            )
+        intern = self.intern
+        key = rec[NS_KEY]
+        unreadable = rec[UNREADABLE]
+        raw = rec[CGROUP_RAW]
+        if raw:
+            cgroups = intern.cgroups(raw)
+        elif "cgroups" in unreadable:
+            cgroups = {}
+        else:
+            cgroups = self.cgroups_known.get(pid, {})
+        uid = rec[UID]
         return Process(
-            pid=pid,
-            ppid=st.ppid,
-            comm=intern.string(st.comm),
-            cmdline=cmdline,
-            state=st.state,
-            uid=uid,
-            user=None if uid is None else intern.user(uid),
-            nthreads=st.nthreads,
-            start_time=self.btime + st.start_ticks / CLK_TCK,
-            rss=rss,
-            cpu_time=cpu_time,
-            nspid=nspid,
-            ns=ns,
-            cgroups=cgroups,
-            odd_threads=odd,
-            cpu_percent=cpu_percent,
-            unreadable=frozenset(unreadable) if unreadable else _EMPTY,
-            start_ticks=st.start_ticks,
+            pid,
+            rec[PPID],
+            intern.string(rec[COMM]),
+            intern.cmdline(rec[CMDLINE]),
+            rec[STATE],
+            None if uid < 0 else uid,
+            None if uid < 0 else intern.user(uid),
+            rec[NTHREADS],
+            self.btime + rec[START_TICKS] / CLK_TCK,
+            rec[RSS_PAGES] * PAGE_SIZE,
+            ticks / CLK_TCK,
+            rec[NSPID],
+            intern.ns_map(key) if key else {},
+            cgroups,
+            tuple(self._thread(t) for t in rec[ODD_THREADS]),
+            cpu_percent,
+            frozenset(unreadable) if unreadable else _EMPTY,
+            rec[START_TICKS],
         )
 
-    def status(
-        self, base: str, pid: int, unreadable: list[str]
-    ) -> tuple[int | None, tuple[int, ...]]:
-        """(effective uid, NSpid chain) from /proc/PID/status."""
-        try:
-            data = _read(base + "status", 8192)
-        except PermissionError:
-            unreadable.append("uid")
-            return None, (pid,)
-        uid: int | None = None
-        nspid: tuple[int, ...] = (pid,)
-        i = data.find(b"\nUid:")
-        if i >= 0:
-            uid = int(data[i + 5 : data.index(b"\n", i + 5)].split()[1])
-        else:
-            unreadable.append("uid")
-        i = data.find(b"\nNSpid:")
-        if i >= 0:
-            nspid = tuple(int(x) for x in data[i + 7 : data.index(b"\n", i + 7)].split())
-        return uid, nspid
+    def _thread(self, raw: tuple[int, tuple[tuple[int, int, int], ...]]) -> ThreadNs:
+        ns_id = self.intern.ns_id
+        tid, diffs = raw
+        return ThreadNs(tid, {NS_TYPES[i]: ns_id(NS_TYPES[i], dev, ino) for i, dev, ino in diffs})
 
 
 def scan_processes(
@@ -469,15 +356,19 @@ def scan_processes(
     pids: Iterable[int] | None = None,
     host_pidns: NsId | None = None,
     interval: float | None = None,
+    cgroups_known: Mapping[int, dict[int, str]] | None = None,
+    parallel: bool = True,
 ) -> dict[int, Process]:
     """Every process in PROC keyed by pid (ascending).
 
-    With PREVIOUS (the last scan), a process with the same pid and start time keeps its
-    namespaces, cgroups, cmdline, uid, NSpid and odd threads unless ``recheck(pid)`` is true;
-    its state, CPU time, RSS and thread count are always read afresh. With INTERVAL (seconds
+    With PREVIOUS (the last scan), a process with the same pid, start time and comm keeps
+    its namespaces, cmdline, uid, NSpid and odd threads unless ``recheck(pid)`` is true; its
+    state, CPU time, RSS and thread count are always read afresh. With INTERVAL (seconds
     since PREVIOUS was taken) a process also found in PREVIOUS gets ``cpu_percent``.
-    HOST_PIDNS is the pid namespace PROC shows (default: this process's), whose members need
-    no /proc/PID/status read for NSpid.
+    CGROUPS_KNOWN maps pids to their {hierarchy id: cgroup path} as the cgroup walk found
+    them; those pids' /proc/PID/cgroup is not read. HOST_PIDNS is the pid namespace PROC
+    shows (default: this process's), whose members need no /proc/PID/status read for NSpid.
+    PARALLEL lets a helper process read part of a large scan.
     """
     intern = interner or Interner()
     if host_pidns is None:
@@ -485,11 +376,71 @@ def scan_processes(
             host_pidns = read_ns("self", proc, intern).get(NsType.PID)
         except OSError:
             host_pidns = None
-    scan = _Scan(proc, intern, boot_time(proc), host_pidns, check_threads, interval)
+    host_key = (host_pidns.dev, host_pidns.ino) if host_pidns is not None else (0, 0)
     prev = previous or {}
-    out: dict[int, Process] = {}
-    for pid in list_pids(proc) if pids is None else pids:
-        p = scan.one(pid, prev.get(pid), recheck is not None and recheck(pid))
-        if p is not None:
-            out[pid] = p
-    return out
+    known_cg = cgroups_known or {}
+    builder = _Builder(intern, boot_time(proc), prev, known_cg, interval)
+    all_pids = list_pids(proc) if pids is None else list(pids)
+
+    def known_ticks(pid: int) -> int:
+        p = prev.get(pid)
+        if p is None or (recheck is not None and recheck(pid)):
+            return -1
+        return p.start_ticks
+
+    helper_pids: list[int] = []
+    own_pids = all_pids
+    use_helper = parallel and len(all_pids) >= PARALLEL_MIN and _helper.lock.acquire(False)
+    try:
+        if use_helper:
+            n = len(all_pids)
+            cut = int(20 * HELPER_SHARE)
+            helper_pids = [all_pids[i] for i in range(n) if i % 20 < cut]
+            own_pids = [all_pids[i] for i in range(n) if i % 20 >= cut]
+            try:
+                _helper.submit(
+                    (
+                        proc,
+                        helper_pids,
+                        [known_ticks(p) for p in helper_pids],
+                        [p not in known_cg for p in helper_pids],
+                        host_key,
+                        check_threads,
+                    )
+                )
+            except OSError:
+                own_pids, helper_pids = all_pids, []
+        out: dict[int, Process] = {}
+
+        def add(rec: Record | None) -> None:
+            if rec is None:
+                return
+            p = builder.build(rec)
+            if p is None:  # exec'd since the last scan: read it again in full
+                rec = read_record(proc, rec[0], -1, rec[0] not in known_cg, host_key, check_threads)
+                p = builder.build(rec) if rec is not None else None
+            if p is not None:
+                out[p.pid] = p
+
+        for pid in own_pids:
+            add(
+                read_record(
+                    proc, pid, known_ticks(pid), pid not in known_cg, host_key, check_threads
+                )
+            )
+        if helper_pids:
+            records: list[Record | None]
+            try:
+                records = list(_helper.result())
+            except (OSError, EOFError, ValueError):
+                # the helper died: read its share here
+                records = [
+                    read_record(proc, p, known_ticks(p), p not in known_cg, host_key, check_threads)
+                    for p in helper_pids
+                ]
+            for rec in records:
+                add(rec)
+    finally:
+        if use_helper:
+            _helper.lock.release()
+    return {pid: out[pid] for pid in sorted(out)}

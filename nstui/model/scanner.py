@@ -4,11 +4,12 @@
 refreshes: every process's /proc/PID/stat is read again (state, CPU, memory, threads), but the
 slow facts of a process seen before (same pid and start time) are reused, except for
 
-- processes whose cached cgroup is contradicted by the cgroup walk (the walk reads every
-  cgroup's member list anyway, so a move between cgroups is caught at the next refresh), and
-- a rotating slice of the pids (1/``recheck_every`` of them per refresh), which catches a
-  process that entered another namespace (setns/unshare leave no cheaper trace) within
-  ``recheck_every`` refreshes.
+- cgroup membership, which comes from the cgroup walk every time (the walk reads every
+  cgroup's member list for the snapshot anyway, so a move between cgroups shows at the next
+  refresh, and /proc/PID/cgroup is read only for processes the walk did not place), and
+- a rotating slice of the pids (1/``recheck_every`` of them per refresh), whose namespaces,
+  cmdline and uid are read again: a process that entered another namespace (setns/unshare
+  leave no cheaper trace) shows within ``recheck_every`` refreshes.
 
 The holders scan (namespaces kept only by bind mounts or open fds) reads every process's fd
 table; it runs on full takes only and its result is carried over by refreshes.
@@ -19,16 +20,20 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import psutil
 
-from nstui.kernel import namespaces as _namespaces
-from nstui.kernel.cgroups import hierarchy as _hierarchy
-from nstui.kernel.cgroups.hierarchy import Cgroup, Hierarchy
+from nstui.kernel.cgroups.hierarchy import (
+    Cgroup,
+    Hierarchy,
+    cgroup_mode,
+    discover_hierarchies,
+    walk,
+)
 from nstui.kernel.mountinfo import Mount, read_mountinfo
-from nstui.kernel.namespaces import Namespace
+from nstui.kernel.namespaces import Namespace, build_namespaces
 from nstui.kernel.nstypes import NsId, NsType
 from nstui.kernel.procfs import Interner, Process, boot_time, read_ns, scan_processes
 from nstui.model.snapshot import HostInfo, Snapshot
@@ -78,9 +83,15 @@ class LiveSource:
         taken_at = time.time()
         limitations: list[str] = []
 
-        hierarchies = _discover_hierarchies()
+        try:
+            mounts: tuple[Mount, ...] = tuple(read_mountinfo("self", self.proc))
+        except OSError as exc:
+            mounts = ()
+            limitations.append(f"mounts: cannot read {self.proc}/self/mountinfo: {exc.strerror}")
+        hierarchies = discover_hierarchies(mounts, self.proc) if mounts else ()
         cgroups = _walk_all(hierarchies)
-        host = self._host_info(hierarchies)
+        membership = _membership(cgroups, len(hierarchies), self._interner)
+        host = self._host_info(mounts)
         host_pidns = host.host_ns.get(NsType.PID) if host.host_ns_source == "self" else None
 
         prev_procs: Mapping[int, Process] = {} if previous is None else previous.processes
@@ -94,10 +105,10 @@ class LiveSource:
                 previous=prev_procs,
                 recheck=_always,
                 interval=interval,
+                cgroups_known=membership,
             )
         else:
             self._generation += 1
-            moved = _cgroup_contradictions(prev_procs, cgroups)
             every, turn = self.recheck_every, self._generation % self.recheck_every
             processes = scan_processes(
                 self.proc,
@@ -105,21 +116,16 @@ class LiveSource:
                 check_threads=self.check_threads,
                 host_pidns=host_pidns,
                 previous=prev_procs,
-                recheck=lambda pid: pid % every == turn or pid in moved,
+                recheck=lambda pid: pid % every == turn,
                 interval=interval,
+                cgroups_known=membership,
             )
         self._interner.trim(8 * len(processes) + 10_000)
 
         with_holders = self.holders and (full or previous is None)
-        namespaces = _build_namespaces(processes, holders=with_holders)
+        namespaces = build_namespaces(processes, holders=with_holders, proc=self.proc)
         if not with_holders and previous is not None:
             namespaces = _carry_held_only(namespaces, previous.namespaces)
-
-        try:
-            mounts: tuple[Mount, ...] = tuple(read_mountinfo("self", self.proc))
-        except OSError as exc:
-            mounts = ()
-            limitations.append(f"mounts: cannot read {self.proc}/self/mountinfo: {exc.strerror}")
 
         limitations.extend(_limitations(host, processes))
         snapshot = Snapshot(
@@ -136,7 +142,7 @@ class LiveSource:
         self._previous_mono = now_mono
         return snapshot
 
-    def _host_info(self, hierarchies: tuple[Hierarchy, ...]) -> HostInfo:
+    def _host_info(self, mounts: tuple[Mount, ...]) -> HostInfo:
         if self._host_static is None:
             uname = os.uname()
             try:
@@ -157,7 +163,7 @@ class LiveSource:
             is_root=euid == 0,
             host_ns=host_ns,
             host_ns_source=source,
-            cgroup_mode=_cgroup_mode(hierarchies),
+            cgroup_mode=cgroup_mode(mounts, self.proc) if mounts else "unknown",
             **self._host_static,
         )
 
@@ -180,43 +186,34 @@ def _host_namespaces(proc: str, interner: Interner) -> tuple[dict[NsType, NsId],
         return {}, "self"
 
 
-def _cgroup_mode(hierarchies: Iterable[Hierarchy]) -> str:
-    versions = {h.version for h in hierarchies}
-    if versions == {2}:
-        return "unified"
-    if versions == {1}:
-        return "legacy"
-    return "hybrid" if versions else "unknown"
-
-
 def _walk_all(hierarchies: Iterable[Hierarchy]) -> dict[tuple[int, str], Cgroup]:
     out: dict[tuple[int, str], Cgroup] = {}
     for h in hierarchies:
-        for cg in _walk(h):
+        for cg in walk(h):
             out[(cg.hid, cg.path)] = cg
     return out
 
 
-def _cgroup_contradictions(
-    processes: Mapping[int, Process], cgroups: Mapping[tuple[int, str], Cgroup]
-) -> set[int]:
-    """Pids whose cached cgroup (in any hierarchy) no longer lists them: they moved."""
-    members: dict[tuple[int, str], frozenset[int]] = {}
-    moved: set[int] = set()
-    seen_hids = {hid for hid, _ in cgroups}
-    for pid, p in processes.items():
-        for hid, path in p.cgroups.items():
-            if hid not in seen_hids:
-                continue
-            key = (hid, path)
-            pids = members.get(key)
-            if pids is None:
-                cg = cgroups.get(key)
-                pids = members[key] = frozenset(cg.pids) if cg is not None else frozenset()
-            if pid not in pids:
-                moved.add(pid)
-                break
-    return moved
+def _membership(
+    cgroups: Mapping[tuple[int, str], Cgroup], nhierarchies: int, interner: Interner
+) -> dict[int, dict[int, str]]:
+    """{pid: {hid: path}} from the walk, for processes placed in every hierarchy once.
+
+    The leader's thread id is its pid, so the tid lists (v1 tasks, v2 cgroup.threads) place
+    a process by its leader's cgroup as /proc/PID/cgroup does, even when threads are split.
+    """
+    parts: dict[int, list[int | str]] = {}
+    for (hid, path), cg in cgroups.items():
+        for tid in cg.tids or cg.pids:
+            found = parts.get(tid)
+            if found is None:
+                parts[tid] = [hid, path]
+            else:
+                found += (hid, path)
+    want = 2 * nhierarchies
+    return {
+        tid: interner.cgroup_map(tuple(found)) for tid, found in parts.items() if len(found) == want
+    }
 
 
 def _carry_held_only(
@@ -257,70 +254,3 @@ def _limitations(host: HostInfo, processes: Mapping[int, Process]) -> list[str]:
     for name, count in sorted(refused.items()):
         notes.append(f"{name}: unreadable for {count} process{'es' if count != 1 else ''}")
     return notes
-
-
-# --- H1b's kernel functions, with private stand-ins until they land -------------------------
-
-
-def _discover_hierarchies() -> tuple[Hierarchy, ...]:
-    found = getattr(_hierarchy, "discover_hierarchies", None)
-    if found is not None:
-        result: tuple[Hierarchy, ...] = found()
-        return result
-    return _fallback_discover()
-
-
-def _walk(h: Hierarchy) -> Iterator[Cgroup]:
-    found = getattr(_hierarchy, "walk", None)
-    if found is not None:
-        result: Iterator[Cgroup] = found(h)
-        return result
-    return _fallback_walk(h)
-
-
-def _build_namespaces(processes: Mapping[int, Process], *, holders: bool) -> dict[NsId, Namespace]:
-    found = getattr(_namespaces, "build_namespaces", None)
-    if found is not None:
-        result: dict[NsId, Namespace] = found(processes, holders=holders)
-        return result
-    members: dict[NsId, list[int]] = {}
-    for pid, p in processes.items():
-        for ns_id in p.ns.values():
-            members.setdefault(ns_id, []).append(pid)
-    return {i: Namespace(id=i, pids=tuple(sorted(pids))) for i, pids in members.items()}
-
-
-def _fallback_discover() -> tuple[Hierarchy, ...]:
-    hids: dict[str, int] = {}
-    with open("/proc/self/cgroup", encoding="utf-8") as f:
-        for line in f:
-            hid, ctrls, _ = line.rstrip("\n").split(":", 2)
-            for c in ctrls.split(","):
-                if c:
-                    hids[c] = int(hid)
-    out: list[Hierarchy] = []
-    for m in read_mountinfo("self"):
-        if m.fstype == "cgroup2":
-            try:
-                with open(f"{m.mountpoint}/cgroup.controllers", encoding="utf-8") as f:
-                    v2 = tuple(f.read().split())
-            except OSError:
-                v2 = ()
-            out.append(Hierarchy(0, 2, v2, m.mountpoint))
-        elif m.fstype == "cgroup":
-            opts = m.super_options.split(",")
-            v1 = tuple(o for o in opts if o in hids)
-            if v1:
-                out.append(Hierarchy(hids[v1[0]], 1, v1, m.mountpoint))
-    return tuple(sorted(out, key=lambda h: h.hid))
-
-
-def _fallback_walk(h: Hierarchy) -> Iterator[Cgroup]:
-    for dirpath, _dirs, _files in os.walk(h.mountpoint):
-        rel = dirpath[len(h.mountpoint) :] or "/"
-        try:
-            with open(f"{dirpath}/cgroup.procs", encoding="ascii") as f:
-                pids = tuple(int(x) for x in f.read().split())
-        except OSError:
-            continue
-        yield Cgroup(h.hid, rel, pids, (), h.controllers if h.version == 1 else ())

@@ -1,0 +1,207 @@
+"""Scan speed and memory of nstui snapshots against `ps` and `lsns`, side by side.
+
+Starts N holder processes (`sleep`) spread over 200 namespace sets (each made by util-linux
+`unshare` with new pid, mnt, uts, ipc, net and cgroup namespaces) and 100 v1 cgroups under
+/sys/fs/cgroup/pids/nstui-bench-<pid>, then times, in the same run (medians of --runs):
+
+- a full snapshot (``LiveSource().take()``: 8 namespace types, cgroup membership, process
+  facts, namespaces with owners/parents, cgroup trees, mounts),
+- an incremental refresh (``take()`` again on the same source),
+- ``ps -eo pid,cgroup,ipcns,mntns,netns,pidns,userns,utsns`` and ``lsns``,
+
+and the Python memory the snapshot holds (tracemalloc). Everything it made (processes, by pid;
+cgroups, by path) is removed at the end, also on Ctrl-C, SIGTERM or an exception.
+
+Usage (root): python benchmarks/scan.py [N ...] [--full] [--runs R]
+Default N is 1000; --full runs 1000, 5000 and 10000.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from nstui.model.scanner import LiveSource  # noqa: E402
+
+PS_ARGS = ["ps", "-eo", "pid,cgroup,ipcns,mntns,netns,pidns,userns,utsns"]
+CGROUP_ROOT = Path("/sys/fs/cgroup/pids")
+#: Each namespace set's pid 1: start $1 sleeps, say so, then wait (a shell constant; the
+#: count is an argument, never spliced into the script).
+HOLDER_SCRIPT = (
+    'i=0; while [ "$i" -lt "$1" ]; do sleep infinity & i=$((i+1)); done; echo ready; wait'
+)
+UNSHARE = [
+    "unshare",
+    "--kill-child",  # when unshare dies, its child (the set's pid 1) gets SIGKILL
+    "--pid",
+    "--mount-proc",
+    "--uts",
+    "--ipc",
+    "--net",
+    "--cgroup",
+    "--",
+]
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+@contextmanager
+def holders(total: int, sets: int, ncgroups: int) -> Iterator[list[int]]:
+    """TOTAL processes in SETS namespace sets and NCGROUPS cgroups; yields unshare pids."""
+    parent = CGROUP_ROOT / f"nstui-bench-{os.getpid()}"
+    cgroups = [parent / f"cg{i:03d}" for i in range(ncgroups)]
+    procs: list[subprocess.Popen[bytes]] = []
+    made: list[Path] = []
+    try:
+        parent.mkdir()
+        made.append(parent)
+        for cg in cgroups:
+            cg.mkdir()
+            made.append(cg)
+        per_set = max(1, total // sets - 1)  # the set's shell counts as one holder
+        for i in range(sets):
+            target = cgroups[i % ncgroups] / "cgroup.procs"
+            procs.append(
+                subprocess.Popen(
+                    [*UNSHARE, "sh", "-c", HOLDER_SCRIPT, "sh", str(per_set)],
+                    stdout=subprocess.PIPE,
+                    stdin=subprocess.DEVNULL,
+                    # join the cgroup before exec, so every holder is born inside it
+                    preexec_fn=_join_cgroup(target),
+                )
+            )
+        for p in procs:
+            assert p.stdout is not None
+            if p.stdout.readline().strip() != b"ready":
+                raise RuntimeError(f"holder set {p.pid} did not start")
+            p.stdout.close()
+        yield [p.pid for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+        for p in procs:
+            p.wait()
+            if p.stdout is not None and not p.stdout.closed:
+                p.stdout.close()
+        _remove_cgroups(list(reversed(made)))
+
+
+def _join_cgroup(procs_file: Path) -> Callable[[], None]:
+    def join() -> None:
+        procs_file.write_text(str(os.getpid()))
+
+    return join
+
+
+def _remove_cgroups(dirs: list[Path], timeout: float = 60.0) -> None:
+    """rmdir each (children first) once the killed holders have left it."""
+    deadline = time.monotonic() + timeout
+    for d in dirs:
+        while True:
+            try:
+                d.rmdir()
+                break
+            except FileNotFoundError:
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    print(f"warning: could not remove {d}", file=sys.stderr)
+                    break
+                time.sleep(0.05)
+
+
+def _median_time(func: Callable[[], object], runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        func()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def _run(argv: list[str]) -> None:
+    subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+
+
+def _snapshot_memory() -> tuple[float, int]:
+    """(MB held by one full snapshot and its source's caches, process count)."""
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    source = LiveSource()
+    snapshot = source.take()
+    gc.collect()
+    held = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    count = len(snapshot.processes)
+    del snapshot, source
+    return held / 1e6, count
+
+
+def measure(total: int, runs: int, sets: int, ncgroups: int) -> None:
+    started = time.perf_counter()
+    with holders(total, sets, ncgroups):
+        setup = time.perf_counter() - started
+        LiveSource().take()  # warm caches (imports, dentries) for everyone alike
+        _run(PS_ARGS)
+        full = _median_time(lambda: LiveSource().take(), runs)
+        source = LiveSource()
+        source.take()
+        refresh = _median_time(source.take, runs)
+        ps = _median_time(lambda: _run(PS_ARGS), runs)
+        lsns = _median_time(lambda: _run(["lsns"]), max(1, min(runs, 3)))
+        mem_mb, seen = _snapshot_memory()
+    print(
+        f"N={total}: {seen} processes seen, {sets} namespace sets, {ncgroups} cgroups "
+        f"(setup {setup:.1f} s, medians of {runs} runs)"
+    )
+    print(f"  full snapshot     {full:7.3f} s")
+    print(f"  refresh           {refresh:7.3f} s   refresh/full = {refresh / full:.2f}")
+    print(f"  ps -eo ...        {ps:7.3f} s   full/ps      = {full / ps:.2f}")
+    print(f"  lsns              {lsns:7.3f} s   lsns/full    = {lsns / full:.1f}x")
+    print(f"  snapshot memory   {mem_mb:7.1f} MB (tracemalloc, snapshot + source caches)")
+    sys.stdout.flush()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("sizes", nargs="*", type=int, help="process counts (default 1000)")
+    parser.add_argument("--full", action="store_true", help="run 1000, 5000 and 10000")
+    parser.add_argument("--runs", type=int, default=5, help="timed runs per figure (default 5)")
+    parser.add_argument("--sets", type=int, default=200, help="namespace sets (default 200)")
+    parser.add_argument("--cgroups", type=int, default=100, help="cgroups (default 100)")
+    args = parser.parse_args(argv)
+    if os.geteuid() != 0:
+        parser.error("needs root (unshare of pid/net namespaces, cgroup directories)")
+    sizes = [1000, 5000, 10000] if args.full else (args.sizes or [1000])
+    if any(n < args.sets for n in sizes) or args.runs < 1:
+        parser.error("each N must be at least --sets, and --runs at least 1")
+    signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGHUP, _terminate)
+    try:
+        for n in sizes:
+            measure(n, args.runs, args.sets, args.cgroups)
+    except KeyboardInterrupt:
+        print("interrupted; removed what was made", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
