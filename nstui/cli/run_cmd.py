@@ -8,12 +8,38 @@ bad arguments status 2.
 from __future__ import annotations
 
 import argparse
+import sys
+from collections.abc import Sequence
 from typing import Any
 
 from nstui.kernel import nshelper
 from nstui.kernel.nshelper import EnterOptions, Launch, NsHelperError, UnshareOptions
 from nstui.kernel.nstypes import NsType, parse_ns_types
 from nstui.model.ns_actions import wait_in_foreground
+
+
+def _takes_command_after_dashes(parser: Any) -> None:
+    """Make everything after the first ``--`` the command, wherever the options stand.
+
+    argparse (3.11) fills a ``*`` positional with nothing as soon as an option follows the
+    PID, so ``enter PID --ns net -- CMD`` would reject CMD: the tail is split off first.
+    """
+    base = type(parser)
+
+    class TailParser(base):  # type: ignore[valid-type,misc]
+        def parse_known_args(
+            self, args: Sequence[str] | None = None, namespace: Any = None
+        ) -> tuple[argparse.Namespace, list[str]]:
+            words = list(sys.argv[1:] if args is None else args)
+            tail: list[str] = []
+            if "--" in words:
+                cut = words.index("--")
+                words, tail = words[:cut], words[cut + 1 :]
+            parsed, extras = super().parse_known_args(words, namespace)
+            parsed.command = [*(parsed.command or []), *tail]
+            return parsed, extras
+
+    parser.__class__ = TailParser
 
 
 def register(subparsers: Any) -> None:
@@ -39,8 +65,9 @@ def register(subparsers: Any) -> None:
     run.add_argument(
         "--detach", action="store_true", help="run in the background, output to a log file"
     )
-    run.add_argument("command", nargs="+", metavar="CMD")
+    run.add_argument("command", nargs="*", metavar="CMD")
     run.set_defaults(func=cmd_run)
+    _takes_command_after_dashes(run)
 
     enter = subparsers.add_parser(
         "enter",
@@ -61,6 +88,7 @@ def register(subparsers: Any) -> None:
     )
     enter.add_argument("command", nargs="*", metavar="CMD")
     enter.set_defaults(func=cmd_enter)
+    _takes_command_after_dashes(enter)
 
     keep = subparsers.add_parser(
         "keep",
@@ -97,8 +125,6 @@ def _types(text: str, prog: str) -> tuple[NsType, ...]:
 
 
 def _fail(exc: NsHelperError) -> int:
-    import sys
-
     print(f"nstui: {exc}", file=sys.stderr)
     return 1
 
@@ -119,6 +145,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         cwd=args.wd,
     )
     types = _types(args.ns, "run")
+    if not args.command:
+        raise _usage_error("nstui run: no command given (nstui run --ns TYPES -- CMD ARGS)")
     try:
         launch = nshelper.spawn_unshared(args.command, types, options, detach=args.detach)
     except NsHelperError as exc:

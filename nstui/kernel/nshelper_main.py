@@ -322,7 +322,9 @@ def target_error(pid: int, exc: OSError, what: str) -> HelperError:
 
 
 def enter_types(args: Args, pid: int) -> list[str]:
-    spec = args.get("ns") or "auto"
+    spec = args.get("ns")
+    if spec is None:
+        spec = "auto"
     try:
         if spec == "auto":
             return [t for t in NS_ORDER if supported(t) and not same_ns(pid, t)]
