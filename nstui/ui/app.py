@@ -21,6 +21,7 @@ from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.message import Message
 from textual.screen import Screen
 from textual.theme import Theme
@@ -129,6 +130,7 @@ class NstuiApp(App[int]):
         self.snapshot: Snapshot | None = None
         self.paused = False
         self.follow = False
+        self.follow_pid: int | None = None
         self.show_detail = True
         self.refreshes = 0
         #: seconds the last SnapshotReady took to apply on the event loop
@@ -177,26 +179,31 @@ class NstuiApp(App[int]):
 
     @property
     def processes_view(self) -> ProcessesView:
-        return self.query_one("#processes-view", ProcessesView)
+        return self._main.query_one("#processes-view", ProcessesView)
 
     @property
     def namespaces_view(self) -> NamespacesView:
-        return self.query_one("#namespaces-view", NamespacesView)
+        return self._main.query_one("#namespaces-view", NamespacesView)
 
     @property
     def cgroups_view(self) -> CgroupsView:
-        return self.query_one("#cgroups-view", CgroupsView)
+        return self._main.query_one("#cgroups-view", CgroupsView)
 
     @property
     def active_view_name(self) -> str:
-        return self.query_one("#views", TabbedContent).active or "processes"
+        return self._main.query_one("#views", TabbedContent).active or "processes"
 
     @property
     def active_table(self) -> RowTable | None:
         name = self.active_view_name
         if name == "mounts":
             return None
-        return self.query_one(f"#{name}-view", RowTable)
+        return self._main.query_one(f"#{name}-view", RowTable)
+
+    @property
+    def _main(self) -> Screen[Any]:
+        """The screen holding the views: queries go there even while a pane is on top."""
+        return self.screen_stack[0] if self.screen_stack else self.screen
 
     def on_mount(self) -> None:
         if self.theme_store is not None:
@@ -204,9 +211,9 @@ class NstuiApp(App[int]):
             if saved and saved in self.available_themes:
                 self.theme = saved
             self.theme_changed_signal.subscribe(self, self._remember_theme)
-        self.query_one("#views").loading = True
-        self.query_one("#banner").display = False
-        self.query_one("#filter").display = False
+        self._main.query_one("#views").loading = True
+        self._main.query_one("#banner").display = False
+        self._main.query_one("#filter").display = False
         self.processes_view.focus()
         self.namespaces_view.rebuild = self._rebuild_namespaces
         self._tick()
@@ -219,9 +226,12 @@ class NstuiApp(App[int]):
 
     def _tick(self) -> None:
         self._tick_pending = False
-        if self.paused:
+        if self.paused or not self.screen_stack:
             return
-        ns_view = self.namespaces_view
+        try:
+            ns_view = self.namespaces_view
+        except NoMatches:  # the app is shutting down
+            return
         self._refresh_worker(ns_view.expanded_keys(), ns_view.nesting)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="refresh")
@@ -252,7 +262,7 @@ class NstuiApp(App[int]):
                 self._error_shown = True
                 self.notify(f"Refresh failed: {event.worker.error}", severity="error", timeout=8)
             if self.snapshot is None:
-                self.query_one("#views").loading = False
+                self._main.query_one("#views").loading = False
                 self._set_status(f"Refresh failed: {event.worker.error}")
         if event.state in (WorkerState.SUCCESS, WorkerState.ERROR):
             self._schedule()
@@ -263,6 +273,8 @@ class NstuiApp(App[int]):
             self.set_timer(self.interval, self._tick)
 
     def on_snapshot_ready(self, message: SnapshotReady) -> None:
+        if not self.screen_stack or not self._main.query("#processes-view"):
+            return  # the app is shutting down
         started = time.perf_counter()
         self._applying = True
         try:
@@ -280,6 +292,11 @@ class NstuiApp(App[int]):
         self.refreshes += 1
         procs = self.processes_view
         ns_view = self.namespaces_view
+        if self.follow and self.follow_pid not in snapshot.processes:
+            self.follow = False
+            self.notify(f"Process {self.follow_pid} has exited; follow is off.", timeout=4)
+        if self.follow:
+            procs.cursor_key = self.follow_pid
         with self.batch_update():
             procs.set_rows(rows.processes, follow=self.follow)
             ns_view.snapshot = snapshot
@@ -290,7 +307,7 @@ class NstuiApp(App[int]):
             self.cgroups_view.set_rows(rows.cgroups)
             self._update_mounts()
             if first:
-                self.query_one("#views").loading = False
+                self._main.query_one("#views").loading = False
             self._update_banner()
             self._after_refresh_selection()
             self._update_detail()
@@ -304,16 +321,11 @@ class NstuiApp(App[int]):
             self._select_after_refresh = None
             self.action_show_view("processes")
             self.processes_view.select_key(pid)
-        if self.follow:
-            key = self.processes_view.cursor_key
-            if key not in snapshot.processes:
-                self.follow = False
-                self.notify("The followed process has exited; follow is off.", timeout=4)
 
     def _update_mounts(self) -> None:
         if self.snapshot is None or self.active_view_name != "mounts":
             return
-        view = self.query_one("#mounts-view")
+        view = self._main.query_one("#mounts-view")
         show = getattr(view, "show_snapshot", None)
         if show is not None:
             show(self.snapshot)
@@ -321,7 +333,7 @@ class NstuiApp(App[int]):
     def _update_banner(self) -> None:
         snapshot = self.snapshot
         assert snapshot is not None
-        banner = self.query_one("#banner", Static)
+        banner = self._main.query_one("#banner", Static)
         notes = list(snapshot.limitations)
         if not snapshot.host.is_root:
             notes.insert(
@@ -349,7 +361,7 @@ class NstuiApp(App[int]):
             "PAUSED (p)" if self.paused else f"every {self.interval:g}s",
         ]
         if self.follow:
-            parts.append(f"following pid {self.processes_view.cursor_key}")
+            parts.append(f"following pid {self.follow_pid}")
         filter_text = self.processes_view.state.filter_text
         if filter_text:
             parts.append(f"filter: {filter_text}")
@@ -359,7 +371,7 @@ class NstuiApp(App[int]):
         self._set_status(" · ".join(parts))
 
     def _set_status(self, text: str) -> None:
-        self.query_one("#status", Static).update(text)
+        self._main.query_one("#status", Static).update(text)
 
     def _rebuild_namespaces(self) -> None:
         if self.snapshot is not None:
@@ -369,6 +381,10 @@ class NstuiApp(App[int]):
     # ----- selection and detail -------------------------------------------------------------
 
     def on_row_table_cursor_moved(self, message: RowTable.CursorMoved) -> None:
+        if message.table is self.processes_view and not message.by_refresh:
+            # Moving the cursor while following follows the newly selected process.
+            key = message.key
+            self.follow_pid = key if isinstance(key, int) else None
         if message.table is self.active_table:
             self._update_detail()
 
@@ -383,13 +399,13 @@ class NstuiApp(App[int]):
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         name = event.pane.id or ""
-        self.query_one("#side").display = self.show_detail and name != "mounts"
+        self._main.query_one("#side").display = self.show_detail and name != "mounts"
         table = self.active_table
         if table is not None:
             table.focus()
         else:
             self._update_mounts()
-            for widget in self.query("#mounts-view"):
+            for widget in self._main.query("#mounts-view"):
                 if widget.can_focus:
                     widget.focus()
         self._update_detail()
@@ -397,7 +413,7 @@ class NstuiApp(App[int]):
 
     def _update_detail(self) -> None:
         snapshot = self.snapshot
-        pane = self.query_one("#detail")
+        pane = self._main.query_one("#detail")
         if snapshot is None or isinstance(pane, Static):
             return
         table = self.active_table
@@ -437,10 +453,10 @@ class NstuiApp(App[int]):
     # ----- actions: views, filter, live -----------------------------------------------------
 
     def action_show_view(self, name: str) -> None:
-        self.query_one("#views", TabbedContent).active = name
+        self._main.query_one("#views", TabbedContent).active = name
 
     def action_filter(self) -> None:
-        bar = self.query_one("#filter", FilterBar)
+        bar = self._main.query_one("#filter", FilterBar)
         bar.display = True
         bar.focus()
 
@@ -449,7 +465,7 @@ class NstuiApp(App[int]):
             self.set_filter(event.value)
 
     def on_filter_bar_done(self, event: FilterBar.Done) -> None:
-        bar = self.query_one("#filter", FilterBar)
+        bar = self._main.query_one("#filter", FilterBar)
         if event.cleared:
             bar.display = False
             self.set_filter("")
@@ -458,7 +474,7 @@ class NstuiApp(App[int]):
             table.focus()
 
     def set_filter(self, text: str) -> None:
-        for table in self.query(RowTable):
+        for table in self._main.query(RowTable):
             if table.state.filter_text != text:
                 table.update_state(filter_text=text)
         self._update_detail()
@@ -487,12 +503,15 @@ class NstuiApp(App[int]):
                 self.notify("Select a process to follow.", severity="warning")
                 return
             self.follow = True
+            self.follow_pid = pid
             self.notify(f"Following pid {pid} across refreshes.", timeout=2)
         self._update_status()
 
     def action_toggle_detail(self) -> None:
         self.show_detail = not self.show_detail
-        self.query_one("#side").display = self.show_detail and self.active_view_name != "mounts"
+        self._main.query_one("#side").display = (
+            self.show_detail and self.active_view_name != "mounts"
+        )
 
     def action_help(self) -> None:
         cls = _load_class("nstui.ui.screens.help", "HelpScreen")

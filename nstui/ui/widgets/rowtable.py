@@ -53,12 +53,15 @@ class RowTable(ScrollView, can_focus=True):
     }
 
     class CursorMoved(Message):
-        """The cursor is on another row (``key`` None when the table is empty)."""
+        """The cursor is on another row (``key`` None when the table is empty).
 
-        def __init__(self, table: RowTable, key: Key | None) -> None:
+        ``by_refresh`` is True when new rows moved it (its row vanished), not the user."""
+
+        def __init__(self, table: RowTable, key: Key | None, by_refresh: bool = False) -> None:
             super().__init__()
             self.table = table
             self.key = key
+            self.by_refresh = by_refresh
 
         @property
         def control(self) -> RowTable:
@@ -144,7 +147,7 @@ class RowTable(ScrollView, can_focus=True):
                 self._set_scroll(new_index - old_screen)
         self.refresh()
         if moved:
-            self.post_message(self.CursorMoved(self, self.cursor_key))
+            self.post_message(self.CursorMoved(self, self.cursor_key, by_refresh=True))
 
     def update_state(self, **changes: object) -> None:
         """Change tree/sort/filter/toggles and re-layout, keeping the cursor on its key."""
