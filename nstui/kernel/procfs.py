@@ -15,6 +15,7 @@ seen in the previous scan (same pid and start time).
 
 from __future__ import annotations
 
+import atexit
 import errno
 import os
 import pwd
@@ -123,6 +124,7 @@ HELPER_SHARE = 0.55
 _EMPTY: frozenset[str] = frozenset()
 _NS_NAMES: tuple[tuple[NsType, str], ...] = tuple((t, t.value) for t in NS_TYPES)
 _helper = ScanHelper()
+atexit.register(_helper.close)
 
 
 def close_helper() -> None:
@@ -319,6 +321,7 @@ class _Builder:
         else:
             cgroups = self.cgroups_known.get(pid, {})
         uid = rec[UID]
+        same = prev is not None and prev.start_ticks == rec[START_TICKS]
         return Process(
             pid,
             rec[PPID],
@@ -328,7 +331,10 @@ class _Builder:
             None if uid < 0 else uid,
             None if uid < 0 else intern.user(uid),
             rec[NTHREADS],
-            self.btime + rec[START_TICKS] / CLK_TCK,
+            # same process: keep its start time even if btime moved with the wall clock
+            prev.start_time
+            if same and prev is not None
+            else self.btime + rec[START_TICKS] / CLK_TCK,
             rec[RSS_PAGES] * PAGE_SIZE,
             ticks / CLK_TCK,
             rec[NSPID],

@@ -247,10 +247,14 @@ def _limitations(host: HostInfo, processes: Mapping[int, Process]) -> list[str]:
         notes.append("not root: other users' namespaces, fds and some cgroup files are unreadable")
     if host.host_ns_source != "pid 1":
         notes.append("pid 1's namespaces are unreadable (EACCES): host namespaces are nstui's own")
-    refused: dict[str, int] = {}
+    refused: dict[str, list[int]] = {}
     for p in processes.values():
         for name in p.unreadable:
-            refused[name] = refused.get(name, 0) + 1
-    for name, count in sorted(refused.items()):
-        notes.append(f"{name}: unreadable for {count} process{'es' if count != 1 else ''}")
+            refused.setdefault(name, []).append(p.pid)
+    for name, pids in sorted(refused.items()):
+        shown = ", ".join(map(str, pids[:5])) + (", ..." if len(pids) > 5 else "")
+        notes.append(
+            f"{name} unreadable for {len(pids)} process{'es' if len(pids) != 1 else ''} "
+            f"(pid {shown})"
+        )
     return notes
