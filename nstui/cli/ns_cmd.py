@@ -130,7 +130,10 @@ def _display_order(ns: Namespace) -> tuple[int, str]:
 # --- JSON --------------------------------------------------------------------------------
 
 
-def _facts_json(ns: Namespace) -> dict[str, Any]:
+def _facts_json(ns: Namespace) -> dict[str, Any] | None:
+    """Per-type facts; None when no member process could be read through (held only)."""
+    if not ns.pids:
+        return None
     facts = ns.facts
     if ns.type is NsType.NET:
         return {
@@ -166,10 +169,11 @@ def namespace_json(ns: Namespace, processes: dict[int, Process]) -> dict[str, An
     """One entry of ``{"namespaces": [...]}``: lsns's fields first, then nstui's."""
     first = lowest(ns, processes)
     binds = [h.path for h in ns.holders if h.kind is HolderKind.BIND_MOUNT]
+    fds = [h.path for h in ns.holders if h.kind is HolderKind.OPEN_FD]
     if first is not None:
         path: str | None = f"/proc/{first.pid}/ns/{ns.type.value}"
     else:
-        path = binds[0] if binds else None
+        path = next(iter(binds + fds), None)
     return {
         # lsns -J fields (lsns --output-all names and types)
         "ns": ns.id.ino,

@@ -191,3 +191,35 @@ def test_vanished_members_do_not_break_the_build(procs: Procs) -> None:
     assert len(gone) == 1
     assert gone[0].owner is None and gone[0].kernel_id is None
     assert gone[0].facts.interfaces == ()
+
+
+THREAD_UNSHARE = """
+import ctypes, sys, threading
+libc = ctypes.CDLL(None, use_errno=True)
+def run():
+    if libc.unshare(0x04000000) != 0:  # CLONE_NEWUTS, this thread only
+        raise OSError(ctypes.get_errno(), "unshare")
+    print(threading.get_native_id(), flush=True)
+    threading.Event().wait()
+threading.Thread(target=run, daemon=True).start()
+sys.stdin.read()
+"""
+
+
+@pytest.mark.root
+def test_namespace_only_a_thread_is_in(procs: Procs) -> None:
+    proc = procs.start(
+        [sys.executable, "-c", THREAD_UNSHARE], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
+    assert proc.stdout is not None
+    tid = int(proc.stdout.readline())
+    thread_uts = os.stat(f"/proc/{proc.pid}/task/{tid}/ns/uts").st_ino
+    assert thread_uts != ns_inode(proc.pid, "uts")
+    namespaces = build_namespaces(scan_processes(pids=[proc.pid]), holders=True)
+    ns = by_inode(namespaces, NsType.UTS, thread_uts)
+    assert ns.pids == ()
+    assert [(h.kind, h.pid, h.path) for h in ns.holders] == [
+        (HolderKind.PROCESS, tid, f"/proc/{proc.pid}/task/{tid}")
+    ]
+    assert not ns.held_only  # a thread is in it
+    assert ns.owner == self_ns(NsType.USER)
