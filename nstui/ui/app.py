@@ -31,11 +31,12 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from nstui.kernel.nstypes import NsId
 from nstui.model.actions import Actions
+from nstui.model.cgroup_usage import CgKey, CgroupUsage
 from nstui.model.snapshot import Snapshot
 from nstui.model.source import SnapshotSource
 from nstui.ui.rows import Key, RowSet
 from nstui.ui.theme_store import ThemeStore
-from nstui.ui.views.cgroups import CgKey, CgroupsView, CgroupUsage, build_cgroup_rows
+from nstui.ui.views.cgroups import CgroupsView, build_cgroup_rows
 from nstui.ui.views.cgroups import usage_from_processes as _usage_from_processes
 from nstui.ui.views.namespaces import NamespacesView, build_namespace_rows
 from nstui.ui.views.processes import ProcessesView, build_process_rows
@@ -77,6 +78,16 @@ class SnapshotReady(Message):
         self.snapshot = snapshot
         self.rows = rows
         self.scan_seconds = scan_seconds
+
+
+class CgroupFilesRead(Message):
+    """The selected cgroup's files (name -> text), read by a worker for the detail pane."""
+
+    def __init__(self, hid: int, path: str, files: dict[str, str]) -> None:
+        super().__init__()
+        self.hid = hid
+        self.path = path
+        self.files = files
 
 
 def _load_class(module: str, name: str) -> Any:
@@ -137,6 +148,7 @@ class NstuiApp(App[int]):
         self.last_apply_seconds = 0.0
         self.last_scan_seconds = 0.0
         self._select_after_refresh: int | None = None
+        self._cg_files: dict[CgKey, dict[str, str]] = {}
         self._tick_pending = False
         self._error_shown = False
         self._applying = False
@@ -427,11 +439,38 @@ class NstuiApp(App[int]):
                 pane.show_process(snapshot, self.namespaces_view.selected_pid)  # type: ignore[attr-defined]
             elif table is self.cgroups_view and self.cgroups_view.selected_cgroup is not None:
                 hid, path = self.cgroups_view.selected_cgroup
-                pane.show_cgroup(snapshot, hid, path)  # type: ignore[attr-defined]
+                usage = self._cg_files.get((hid, path))
+                pane.show_cgroup(snapshot, hid, path, usage)  # type: ignore[attr-defined]
+                if self.actions is not None:
+                    self._read_cgroup_files(hid, path)
             else:
                 pane.show_nothing()  # type: ignore[attr-defined]
         except Exception as exc:  # a detail pane bug must not take the browser down
             self.log.error(f"detail pane: {exc!r}")
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="cgroup-files")
+    def _read_cgroup_files(self, hid: int, path: str) -> None:
+        """The selected cgroup's limit and usage files, for the detail pane."""
+        assert self.actions is not None
+        files: dict[str, str] = {}
+        for reading in self.actions.cgroups.read(hid, path):
+            for knob in reading.knobs:
+                if knob.raw is not None and knob.knob.file not in files:
+                    files[knob.knob.file] = knob.raw
+        if not get_current_worker().is_cancelled:
+            self.post_message(CgroupFilesRead(hid, path, files))
+
+    def on_cgroup_files_read(self, message: CgroupFilesRead) -> None:
+        key = (message.hid, message.path)
+        self._cg_files = {key: message.files}
+        if self.snapshot is None or self.active_table is not self.cgroups_view:
+            return
+        if self.cgroups_view.selected_cgroup != key:
+            return
+        pane = self._main.query_one("#detail")
+        show = getattr(pane, "show_cgroup", None)
+        if show is not None:
+            show(self.snapshot, message.hid, message.path, message.files)
 
     def selected_pid(self) -> int | None:
         """The process the user points at: a process row, a namespace member, or the lowest
@@ -672,8 +711,14 @@ def run_app(interval: float) -> int:
         actions: Actions | None = live_actions()
     except ImportError:
         actions = None
+    from nstui.model.cgroup_usage import CgroupUsageReader
+
     app = NstuiApp(
-        _LazySource(live_source), actions, interval=interval, theme_store=ThemeStore.default()
+        _LazySource(live_source),
+        actions,
+        interval=interval,
+        theme_store=ThemeStore.default(),
+        usage_reader=CgroupUsageReader(),
     )
     app.run()
     return app.return_code or 0

@@ -9,28 +9,17 @@ column titles say so.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import ClassVar
 
 from textual.binding import Binding, BindingType
 
 from nstui.kernel.cgroups.hierarchy import Cgroup, Hierarchy
+from nstui.model.cgroup_usage import CgKey, CgroupUsage
 from nstui.model.containers import label_for_cgroup_path
 from nstui.model.snapshot import Snapshot
 from nstui.ui.format import human_bytes, percent
 from nstui.ui.rows import Column, Key, Row, RowSet
 from nstui.ui.widgets.rowtable import RowTable
-
-
-@dataclass(frozen=True, slots=True)
-class CgroupUsage:
-    """Memory in bytes and CPU in percent of one CPU; None where unknown."""
-
-    memory: int | None
-    cpu_percent: float | None
-
-
-CgKey = tuple[int, str]
 
 #: cgroups deeper than this start folded (systemd hosts have hundreds of scopes)
 OPEN_DEPTH = 2
