@@ -1,0 +1,158 @@
+"""The detail pane: everything about the selected process, namespace or cgroup.
+
+The text comes from ``nstui.model.describe`` (pure, shared with the CLI); this widget only
+lays it out with Rich and colours the tones from the current theme. It never reads the
+kernel: cgroup limits and usage arrive as a mapping the app read in a worker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping
+from importlib.resources import files
+from typing import ClassVar
+
+from rich.console import Group, RenderableType
+from rich.style import Style
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from nstui.kernel.nstypes import NsId
+from nstui.model.describe import (
+    Description,
+    Tone,
+    describe_cgroup,
+    describe_namespace,
+    describe_process,
+    render_text,
+)
+from nstui.model.snapshot import Snapshot
+
+NOTHING = "Select a process, namespace or cgroup to see its details here."
+
+#: Theme variables each tone takes its colour from, with a fallback for bare terminals.
+_TONE_VARIABLES: dict[Tone, tuple[str, str]] = {
+    Tone.PLAIN: ("foreground", "default"),
+    Tone.MUTED: ("foreground-muted", "bright_black"),
+    Tone.HIGHLIGHT: ("accent", "yellow"),
+    Tone.WARNING: ("warning", "red"),
+}
+
+
+def _css() -> str:
+    return files("nstui.styles").joinpath("detail.tcss").read_text(encoding="utf-8")
+
+
+def _color(variables: Mapping[str, str], name: str, fallback: str) -> Style:
+    value = variables.get(name, "")
+    # Theme values such as "ansi_default 50%" are Textual colours, not Rich ones.
+    if value.startswith("#") and len(value) in (7, 9):
+        return Style(color=value[:7])
+    return Style(color=fallback)
+
+
+def render_description(
+    description: Description, variables: Mapping[str, str] | None = None
+) -> RenderableType:
+    """The description as Rich renderables: a title, then per section a heading, its note
+    and a two-column grid of label and value (long values wrap in their column)."""
+    variables = variables or {}
+    tones = {tone: _color(variables, *spec) for tone, spec in _TONE_VARIABLES.items()}
+    muted = tones[Tone.MUTED]
+    parts: list[RenderableType] = [Text(description.title, style="bold")]
+    if description.subtitle:
+        parts.append(Text(description.subtitle, style=tones[Tone.HIGHLIGHT]))
+    for section in description.sections:
+        parts.append(Text(""))
+        parts.append(Text(section.title, style=Style(bold=True, underline=True)))
+        if section.note:
+            parts.append(Text(section.note, style=muted + Style(italic=True)))
+        grid = Table.grid(padding=(0, 1), expand=True)
+        grid.add_column(style=muted, no_wrap=True, max_width=22)
+        grid.add_column(ratio=1, overflow="fold")
+        for row in section.rows:
+            grid.add_row(Text(row.label), Text(row.value, style=tones[row.tone]))
+        parts.append(grid)
+    return Group(*parts)
+
+
+class DetailPane(VerticalScroll):
+    """A scrollable description of the selection. Call one of the ``show_*`` methods whenever
+    the selection or the snapshot changes: an unchanged description is not re-rendered, and
+    the scroll position is kept while the same thing stays selected."""
+
+    DEFAULT_CSS = _css()
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("j", "scroll_down", "Down", show=False),
+        Binding("k", "scroll_up", "Up", show=False),
+        Binding("g", "scroll_home", "Top", show=False),
+        Binding("G", "scroll_end", "Bottom", show=False),
+    ]
+
+    def __init__(
+        self,
+        *,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.description: Description | None = None
+        self._selection: Hashable = None
+        self._body = Static(NOTHING, id="detail-body")
+
+    def compose(self) -> ComposeResult:
+        yield self._body
+
+    def on_mount(self) -> None:
+        self.app.theme_changed_signal.subscribe(self, self._on_theme_changed)
+
+    def _on_theme_changed(self, _theme: object) -> None:
+        if self.description is not None:
+            self._body.update(render_description(self.description, self.app.theme_variables))
+
+    # --- what to show -------------------------------------------------------------------------
+
+    def show_process(self, snapshot: Snapshot, pid: int) -> None:
+        self._show(("process", pid), describe_process(snapshot, pid))
+
+    def show_namespace(self, snapshot: Snapshot, ns_id: NsId) -> None:
+        self._show(("namespace", ns_id), describe_namespace(snapshot, ns_id))
+
+    def show_cgroup(
+        self,
+        snapshot: Snapshot,
+        hid: int,
+        path: str,
+        usage: Mapping[str, str] | None = None,
+    ) -> None:
+        """USAGE: cgroup file name -> value, read by the app in a worker (None: not yet)."""
+        self._show(("cgroup", hid, path), describe_cgroup(snapshot, hid, path, usage))
+
+    def show_nothing(self) -> None:
+        self._selection = None
+        if self.description is None:
+            return
+        self.description = None
+        self._body.update(NOTHING)
+        self.scroll_home(animate=False)
+
+    def _show(self, selection: Hashable, description: Description) -> None:
+        if selection != self._selection:
+            self._selection = selection
+            self.scroll_home(animate=False)
+        elif description == self.description:
+            return  # a refresh that changed nothing here: keep the frame as it is
+        self.description = description
+        self._body.update(render_description(description, self.app.theme_variables))
+
+    @property
+    def text(self) -> str:
+        """The shown description as plain text (for tests, copying and screen readers)."""
+        if self.description is None:
+            return NOTHING
+        return render_text(self.description)
