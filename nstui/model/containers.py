@@ -320,16 +320,24 @@ def _oci_runtime_label(runtime: str, args: Sequence[str]) -> ContainerLabel | No
     return _label(runtime, args[-1])
 
 
+#: comm (15 characters at most) of every monitor ``monitor_label`` recognises: a cheap
+#: first test, since nearly every process is not one.
+_MONITOR_COMMS = ("containerd-shim", "docker-contain", "conmon", "lxc-start", "systemd-nspawn")
+
+
 def monitor_label(process: Process) -> ContainerLabel | None:
     """The container whose children PROCESS supervises, when it is a runtime's monitor
     (containerd-shim, conmon, lxc-start, systemd-nspawn, runc/crun run); else None."""
+    comm = process.comm
+    if not comm.startswith(_MONITOR_COMMS) and comm not in ("runc", "crun"):
+        return None
     program = _program(process)
     args = process.cmdline
     if program.startswith(("containerd-shim", "docker-containerd-shim")):
         return _shim_label(args)
     if program == "conmon":
         return _conmon_label(args)
-    if process.comm == "lxc-start" or program == "lxc-start":
+    if comm == "lxc-start" or program == "lxc-start":
         return _lxc_label(args)
     if program == "systemd-nspawn":
         return _nspawn_label(args)
@@ -348,6 +356,7 @@ class _SnapshotLabels:
         self.snapshot = snapshot
         self.labels: dict[int, ContainerLabel | None] = {}
         self.tree: dict[int, ContainerLabel | None] = {}
+        self.monitors: dict[int, ContainerLabel | None] = {}
         self.hid_order = _hierarchy_order(snapshot)
 
     def process(self, pid: int) -> ContainerLabel | None:
@@ -362,8 +371,8 @@ class _SnapshotLabels:
 
     def _compute(self, process: Process) -> ContainerLabel | None:
         from_cgroup = self._cgroup_label(process)
+        from_tree = self._tree_label(process.pid)
         if from_cgroup is not None and from_cgroup.is_container:
-            from_tree = self._tree_label(process.pid)
             # conmon and lxc-start know names the cgroup path lacks; use them when they agree.
             if (
                 from_tree is not None
@@ -375,16 +384,15 @@ class _SnapshotLabels:
                     from_cgroup.runtime, from_tree.name, from_cgroup.id, from_cgroup.pod
                 )
             return from_cgroup
-        from_tree = self._tree_label(process.pid)
         if from_tree is not None:
             return from_tree
-        is_runtime_init = _program(process) in ("runc", "crun") and process.cmdline[1:2] == (
-            "init",
-        )
-        if from_cgroup is None and is_runtime_init:
+        if from_cgroup is None and process.cmdline[1:2] == ("init",):
+            # runc/crun's own init, before it execs the container's command: runc's
+            # default cgroup is /<id>
+            program = _program(process)
             path = self._best_path(process)
-            if path is not None and path.strip("/"):
-                return _label(_program(process), _strip_unit(path.rstrip("/").rsplit("/", 1)[-1]))
+            if program in ("runc", "crun") and path is not None and path.strip("/"):
+                return _label(program, _strip_unit(path.rstrip("/").rsplit("/", 1)[-1]))
         return from_cgroup
 
     def _best_path(self, process: Process) -> str | None:
@@ -394,22 +402,40 @@ class _SnapshotLabels:
         return next(iter(process.cgroups.values()), None)
 
     def _cgroup_label(self, process: Process) -> ContainerLabel | None:
+        """A container named by any hierarchy's path beats a systemd unit; among units, the
+        v2 path, then name=systemd, then the v1 controllers'."""
+        paths = process.cgroups
         fallback: ContainerLabel | None = None
-        seen: set[str] = set()
-        hids = [h for h in self.hid_order if h in process.cgroups]
-        hids += sorted(h for h in process.cgroups if h not in self.hid_order)
-        for hid in hids:
-            path = process.cgroups[hid]
-            if path in seen:
+        found = 0
+        for hid in self.hid_order:
+            path = paths.get(hid)
+            if path is None:
                 continue
-            seen.add(path)
+            found += 1
             label = label_for_cgroup_path(path)
             if label is None:
                 continue
             if label.runtime != "systemd":
                 return label
-            fallback = fallback or label
+            if fallback is None:
+                fallback = label
+        if found < len(paths):  # hierarchies the snapshot does not list
+            for hid in sorted(set(paths) - set(self.hid_order)):
+                label = label_for_cgroup_path(paths[hid])
+                if label is not None and label.runtime != "systemd":
+                    return label
+                fallback = fallback or label
         return fallback
+
+    def _monitor(self, pid: int) -> ContainerLabel | None:
+        try:
+            return self.monitors[pid]
+        except KeyError:
+            pass
+        process = self.snapshot.processes.get(pid)
+        label = None if process is None else monitor_label(process)
+        self.monitors[pid] = label
+        return label
 
     def _tree_label(self, pid: int) -> ContainerLabel | None:
         """The label a supervising ancestor gives PID (memoised along the chain)."""
@@ -427,12 +453,10 @@ class _SnapshotLabels:
                 break
             chain.append(current)
             visited.add(current)
-            parent = processes.get(process.ppid)
-            if parent is not None:
-                label = monitor_label(parent)
-                if label is not None:
-                    result = label
-                    break
+            label = self._monitor(process.ppid)
+            if label is not None:
+                result = label
+                break
             current = process.ppid
         for member in chain:
             self.tree[member] = result
