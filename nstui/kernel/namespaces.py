@@ -246,6 +246,36 @@ def _open_verified(
     return None
 
 
+def group_members(processes: Mapping[int, Process]) -> dict[NsId, list[int]]:
+    """Member pids (ascending) of every namespace the processes are in.
+
+    The scan shares one ``ns`` dict between processes with equal namespaces, so processes are
+    grouped by that dict's identity first: at 10,000 processes in a few hundred namespace
+    sets this touches each set's 8 NsIds once instead of hashing 80,000 of them (NsId's
+    dataclass __hash__ runs in Python). Equal dicts that are distinct objects merge in the
+    second step, so the result does not depend on that sharing.
+    """
+    by_dict: dict[int, tuple[dict[NsType, NsId], list[int]]] = {}
+    for pid in sorted(processes):
+        ns = processes[pid].ns
+        entry = by_dict.get(id(ns))
+        if entry is None:
+            by_dict[id(ns)] = (ns, [pid])
+        else:
+            entry[1].append(pid)
+    members: dict[NsId, list[int]] = {}
+    for ns, pids in by_dict.values():
+        for ns_id in ns.values():
+            known = members.get(ns_id)
+            if known is None:
+                members[ns_id] = list(pids)
+            else:
+                known.extend(pids)
+    for pids in members.values():
+        pids.sort()  # runs of ascending pids: cheap
+    return members
+
+
 def build_namespaces(
     processes: Mapping[int, Process], *, holders: bool = True, proc: str = "/proc"
 ) -> dict[NsId, Namespace]:
@@ -262,10 +292,7 @@ def build_namespaces(
     """
     from nstui.kernel.nsfacts import facts_for  # nsfacts imports this module's dataclasses
 
-    members: dict[NsId, list[int]] = {}
-    for pid in sorted(processes):
-        for ns_id in processes[pid].ns.values():
-            members.setdefault(ns_id, []).append(pid)
+    members = group_members(processes)
 
     held: dict[NsId, list[NsHolder]] = {}
     if holders:
@@ -319,7 +346,12 @@ def build_namespaces(
             owner_uid=links.owner_uid,
             kernel_id=links.kernel_id,
             holders=tuple(ns_holders),
-            facts=facts_for(ns_id.type, via_pid, [(p, processes[p].nspid) for p in pids], proc),
+            facts=facts_for(
+                ns_id.type,
+                via_pid,
+                [(p, processes[p].nspid) for p in pids] if ns_id.type is NsType.PID else (),
+                proc,
+            ),
         )
 
     while ancestors:
