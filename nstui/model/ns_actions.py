@@ -92,6 +92,15 @@ class LiveNsActions:
     def __init__(self, **options: Any) -> None:
         # Shared keyword options of live_actions(); none concern namespaces yet.
         self.options = options
+        #: detached launches of this session, newest last (for a pane that lists or stops them)
+        self.detached: list[LaunchHandle] = []
+
+    def _track(self, launch: LaunchHandle, detach: bool) -> LaunchHandle:
+        if detach:
+            # A waiter reaps the helper when the command ends: no zombie in the process list.
+            self.detached.append(launch)
+            threading.Thread(target=launch.wait, name=f"reap-{launch.pid}", daemon=True).start()
+        return launch
 
     def run(
         self,
@@ -101,7 +110,8 @@ class LiveNsActions:
         *,
         detach: bool = False,
     ) -> LaunchHandle:
-        return nshelper.spawn_unshared(argv, namespaces, options, detach=detach)
+        launch = nshelper.spawn_unshared(argv, namespaces, options, detach=detach)
+        return self._track(launch, detach)
 
     def enter(
         self,
@@ -112,7 +122,8 @@ class LiveNsActions:
         *,
         detach: bool = False,
     ) -> LaunchHandle:
-        return nshelper.spawn_in(target_pid, namespaces, argv, options, detach=detach)
+        launch = nshelper.spawn_in(target_pid, namespaces, argv, options, detach=detach)
+        return self._track(launch, detach)
 
     def keep(self, pid: int, ns_type: NsType, path: str) -> KeptNamespace:
         return nshelper.persist(pid, ns_type, path)

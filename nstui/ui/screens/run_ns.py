@@ -1,0 +1,241 @@
+"""Run in new namespaces: the unshare pane.
+
+Choose namespace types, type a command line (split as a shell would, shown back as the argv
+that will run: no shell is involved), set the options, and run it attached (the TUI hands the
+terminal over and returns when the command exits) or detached (output to a log file; the
+screen dismisses with the new pid so the app selects it at the next refresh).
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from dataclasses import dataclass
+from typing import ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult, SuspendNotSupported
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import (
+    Button,
+    Checkbox,
+    Footer,
+    Input,
+    Label,
+    RadioButton,
+    RadioSet,
+    Static,
+)
+
+from nstui.kernel.nstypes import NS_TYPES, NsType
+from nstui.model.actions import Actions
+from nstui.model.ns_actions import NsHelperError, UnshareOptions, wait_in_foreground
+from nstui.ui.screens.ns_form import TYPE_HINTS, nsactions_css, pause_for_enter
+
+#: Checked when the pane opens: a container-like set that keeps the network.
+DEFAULT_TYPES = frozenset({NsType.PID, NsType.MNT, NsType.UTS, NsType.IPC})
+
+
+@dataclass(frozen=True, slots=True)
+class RunRequest:
+    argv: tuple[str, ...]
+    namespaces: tuple[NsType, ...]
+    options: UnshareOptions
+    detach: bool
+    pause: bool
+
+
+def split_command(text: str) -> list[str]:
+    """The argv a shell would make of ``text`` (quotes and escapes; no expansion).
+    ValueError for unbalanced quotes."""
+    return shlex.split(text)
+
+
+class RunInNamespacesScreen(ModalScreen[int | None]):
+    """Dismisses with the pid of a detached launch, else None."""
+
+    CSS_PATH = nsactions_css()
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel"),
+        Binding("ctrl+r", "run", "Run"),
+        Binding("ctrl+t", "toggle_detach", "Attached/detached"),
+    ]
+
+    def __init__(self, actions: Actions) -> None:
+        super().__init__(classes="ns-dialog")
+        self.actions = actions
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Static("Run a command in new namespaces", id="title")
+            yield Static("Namespaces to create", classes="section")
+            with Vertical(id="types"):
+                for ns_type in NS_TYPES:
+                    yield Checkbox(
+                        f"{ns_type.value:<6} {TYPE_HINTS[ns_type]}",
+                        value=ns_type in DEFAULT_TYPES,
+                        id=f"ns-{ns_type.value}",
+                    )
+            yield Static("Command", classes="section")
+            yield Input(
+                value=os.environ.get("SHELL") or "/bin/sh",
+                placeholder="command and arguments, quoted as in a shell",
+                id="command",
+                compact=True,
+            )
+            yield Static("", id="argv")
+            yield Static("Options", classes="section")
+            with Horizontal(classes="row"):
+                yield Label("Hostname")
+                yield Input(placeholder="(uts) empty: keep it", id="hostname", compact=True)
+            with Horizontal(classes="row"):
+                yield Label("Directory")
+                yield Input(placeholder="empty: this one", id="cwd", compact=True)
+            yield Checkbox("map me to root in the new user namespace (adds user)", id="map-root")
+            yield Checkbox(
+                "mount a fresh /proc for the new pid namespace (adds mnt)",
+                value=True,
+                id="mount-proc",
+            )
+            yield Checkbox("after an attached command, wait for Enter", value=True, id="pause")
+            with RadioSet(id="mode"):
+                yield RadioButton("attached: hand over this terminal", value=True, id="attached")
+                yield RadioButton("detached: output to a log file", id="detached")
+            yield Static("", id="message")
+            with Horizontal(id="buttons"):
+                yield Button("Run", variant="primary", id="run", compact=True)
+                yield Button("Cancel", id="cancel", compact=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._show_argv(self.query_one("#command", Input).value)
+        self.query_one("#command", Input).focus()
+
+    # ----- live feedback --------------------------------------------------------------------
+
+    @on(Input.Changed, "#command")
+    def _command_changed(self, event: Input.Changed) -> None:
+        self._show_argv(event.value)
+
+    def _show_argv(self, text: str) -> None:
+        argv_line = self.query_one("#argv", Static)
+        try:
+            argv = split_command(text)
+        except ValueError as exc:
+            argv_line.update(f"cannot split: {exc}")
+            return
+        argv_line.update(f"argv: {argv!r}" if argv else "argv: (empty)")
+
+    def _say(self, text: str, kind: str = "error") -> None:
+        message = self.query_one("#message", Static)
+        message.set_classes(kind)
+        message.update(text)
+
+    # ----- the request ----------------------------------------------------------------------
+
+    def request(self) -> RunRequest | None:
+        """What the form asks for, or None after showing why it cannot run."""
+        types = tuple(t for t in NS_TYPES if self.query_one(f"#ns-{t.value}", Checkbox).value)
+        try:
+            argv = split_command(self.query_one("#command", Input).value)
+        except ValueError as exc:
+            self._say(f"The command cannot be split: {exc}.")
+            return None
+        if not argv:
+            self._say("Type a command to run.")
+            return None
+        hostname = self.query_one("#hostname", Input).value.strip() or None
+        cwd = self.query_one("#cwd", Input).value.strip() or None
+        map_root = self.query_one("#map-root", Checkbox).value
+        mount_proc = self.query_one("#mount-proc", Checkbox).value and NsType.PID in types
+        if not types and not map_root:
+            self._say("Choose at least one namespace type.")
+            return None
+        if hostname is not None and NsType.UTS not in types:
+            self._say("A hostname needs a new uts namespace: tick uts.")
+            return None
+        options = UnshareOptions(
+            hostname=hostname, map_root=map_root, mount_proc=mount_proc, cwd=cwd
+        )
+        return RunRequest(
+            argv=tuple(argv),
+            namespaces=types,
+            options=options,
+            detach=self.query_one("#detached", RadioButton).value,
+            pause=self.query_one("#pause", Checkbox).value,
+        )
+
+    # ----- actions --------------------------------------------------------------------------
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    def action_toggle_detach(self) -> None:
+        target = "#attached" if self.query_one("#detached", RadioButton).value else "#detached"
+        self.query_one(target, RadioButton).value = True
+
+    @on(Button.Pressed, "#cancel")
+    def _cancel_pressed(self) -> None:
+        self.dismiss(None)
+
+    @on(Button.Pressed, "#run")
+    @on(Input.Submitted, "#command")
+    def _run_pressed(self) -> None:
+        self.action_run()
+
+    def action_run(self) -> None:
+        request = self.request()
+        if request is None:
+            return
+        if request.detach:
+            self._say("Starting...", "warning")
+            self._start_detached(request)
+        else:
+            self._run_attached(request)
+
+    def _run_attached(self, request: RunRequest) -> None:
+        # On the event loop on purpose: the TUI is suspended while the command owns the
+        # terminal, and resumes when it exits.
+        error: str | None = None
+        status: int | None = None
+        try:
+            with self.app.suspend():
+                try:
+                    launch = self.actions.namespaces.run(
+                        request.argv, request.namespaces, request.options
+                    )
+                except NsHelperError as exc:
+                    error = str(exc)
+                else:
+                    status = wait_in_foreground(launch)
+                    if request.pause:
+                        pause_for_enter(status)
+        except SuspendNotSupported:
+            self._say("This terminal cannot be handed over here: choose detached.")
+            return
+        except OSError as exc:
+            error = f"cannot hand over the terminal: {exc}"
+        self.app.refresh()
+        if error is not None:
+            self._say(error)
+            return
+        self.app.notify(f"{request.argv[0]} exited with status {status}.")
+        self.dismiss(None)
+
+    @work(thread=True, exclusive=True, group="nsactions", exit_on_error=False)
+    def _start_detached(self, request: RunRequest) -> None:
+        try:
+            launch = self.actions.namespaces.run(
+                request.argv, request.namespaces, request.options, detach=True
+            )
+        except NsHelperError as exc:
+            self.app.call_from_thread(self._say, str(exc))
+            return
+        self.app.call_from_thread(self._started, launch.pid, launch.log_path)
+
+    def _started(self, pid: int, log_path: str | None) -> None:
+        where = f"; output in {log_path}" if log_path else ""
+        self.app.notify(f"Started pid {pid} in new namespaces{where}.", timeout=12)
+        self.dismiss(pid)
