@@ -160,11 +160,19 @@ def cmd_enter(args: argparse.Namespace) -> int:
     types = None if args.ns is None else _types(args.ns, "enter")
     options = EnterOptions(root=args.root, wd=args.wd, cgroup=args.cgroup)
     try:
-        argv = args.command or [nshelper.target_shell(args.pid)]
+        argv = args.command or [_default_shell(args.pid, types, options)]
         launch = nshelper.spawn_in(args.pid, types, argv, options, detach=args.detach)
     except NsHelperError as exc:
         return _fail(exc)
     return _finish(launch, args.detach)
+
+
+def _default_shell(pid: int, types: tuple[NsType, ...] | None, options: EnterOptions) -> str:
+    if types is None:
+        inside = nshelper.namespace_differences(pid).get(NsType.MNT) is True
+    else:
+        inside = NsType.MNT in types
+    return nshelper.target_shell(pid, inside or options.root)
 
 
 def cmd_keep(args: argparse.Namespace) -> int:

@@ -617,9 +617,13 @@ def namespace_differences(pid: int) -> dict[NsType, bool | None]:
 _NO_LOGIN = ("nologin", "false", "true", "sync", "shutdown", "halt")
 
 
-def target_shell(pid: int) -> str:
-    """The shell a user would expect inside ``pid``'s root: its user's login shell from the
-    target's /etc/passwd, else /bin/bash, else /bin/sh (also when nothing can be read)."""
+def target_shell(pid: int, inside_root: bool = True) -> str:
+    """The shell a user would expect in ``pid``: its user's login shell from the target's
+    /etc/passwd, else /bin/bash, else /bin/sh (also when nothing can be read).
+
+    ``inside_root``: the command will see the target's root (its mount namespace or --root
+    is entered), so the shell must exist there; otherwise it must exist in ours.
+    """
     root = f"/proc/{pid}/root"
     candidates: list[str] = []
     try:
@@ -638,10 +642,11 @@ def target_shell(pid: int) -> str:
     except OSError:
         pass
     candidates += ["/bin/bash", "/bin/sh"]
+    prefix = root if inside_root else ""
     for shell in candidates:
         if not shell.startswith("/") or os.path.basename(shell) in _NO_LOGIN:
             continue
         with contextlib.suppress(OSError):
-            if os.path.lexists(root + shell):
+            if os.path.lexists(prefix + shell):
                 return shell
     return "/bin/sh"

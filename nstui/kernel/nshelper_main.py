@@ -523,8 +523,13 @@ def do_keep(args: Args, status: Status) -> int:
         os.close(fd)
         created = True
     except FileExistsError:
-        if os.path.isdir(real) or os.path.islink(real):
-            raise HelperError(INVALID, f"{path} exists and is not a file") from None
+        if os.path.isdir(real) or os.path.islink(real) or not os.path.isfile(real):
+            raise HelperError(INVALID, f"{path} exists and is not a regular file") from None
+        if os.path.getsize(real) != 0:
+            # A bind mount would hide its content: never shadow a real file (/etc/passwd...).
+            raise HelperError(
+                INVALID, f"{path} exists and is not empty: choose another path"
+            ) from None
     except OSError as exc:
         raise HelperError(
             _errno_kind(exc.errno or 0), f"cannot create {path}: {exc.strerror}"

@@ -77,7 +77,9 @@ class NsActions(Protocol):
         """Per type: True differs from ours, False shared, None unreadable."""
         ...
 
-    def default_shell(self, pid: int) -> str: ...
+    def default_shell(self, pid: int, inside_root: bool = True) -> str:
+        """The target's shell; ``inside_root``: it must exist in the target's root."""
+        ...
 
     def default_keep_path(self, ns: NsId) -> str: ...
 
@@ -134,8 +136,8 @@ class LiveNsActions:
     def differences(self, pid: int) -> dict[NsType, bool | None]:
         return nshelper.namespace_differences(pid)
 
-    def default_shell(self, pid: int) -> str:
-        return nshelper.target_shell(pid)
+    def default_shell(self, pid: int, inside_root: bool = True) -> str:
+        return nshelper.target_shell(pid, inside_root)
 
     def default_keep_path(self, ns: NsId) -> str:
         return nshelper.default_keep_path(ns.type, ns.ino)

@@ -87,7 +87,7 @@ class RecordingNsActions:
     def differences(self, pid: int) -> dict[NsType, bool | None]:
         return dict(self.diffs) or {t: False for t in NS_TYPES}
 
-    def default_shell(self, pid: int) -> str:
+    def default_shell(self, pid: int, inside_root: bool = True) -> str:
         return "/bin/ash"
 
     def default_keep_path(self, ns: NsId) -> str:

@@ -97,7 +97,9 @@ class EnterNamespacesScreen(ModalScreen[None]):
     @work(thread=True, exclusive=True, group="nsactions-load", exit_on_error=False)
     def _load_target(self) -> None:
         differences = self.actions.namespaces.differences(self.target_pid)
-        shell = self.actions.namespaces.default_shell(self.target_pid)
+        # mnt is entered by default when it differs: then the shell must exist in there
+        inside = differences.get(NsType.MNT) is True
+        shell = self.actions.namespaces.default_shell(self.target_pid, inside)
         self.app.call_from_thread(self._loaded, differences, shell)
 
     def _loaded(self, differences: dict[NsType, bool | None], shell: str) -> None:
