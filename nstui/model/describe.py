@@ -166,7 +166,7 @@ def _process_rows(snapshot: Snapshot, process: Process) -> list[Row]:
         rows.append(Row("memory (rss)", human_bytes(process.rss)))
     if len(process.nspid) > 1:
         chain = " → ".join(str(p) for p in process.nspid)
-        rows.append(Row("NSpid", f"{chain}  (host → innermost pid namespace)", Tone.HIGHLIGHT))
+        rows.append(Row("NSpid", f"{chain}  (host → inner)", Tone.HIGHLIGHT))
     elif process.nspid:
         rows.append(Row("NSpid", str(process.nspid[0]), Tone.MUTED))
     if process.unreadable:

@@ -33,10 +33,9 @@ from nstui.model.snapshot import Snapshot
 
 NOTHING = "Select a process, namespace or cgroup to see its details here."
 
-#: Theme variables each tone takes its colour from, with a fallback for bare terminals.
+#: Theme variables the emphatic tones take their colour from, with a fallback for bare
+#: terminals. Plain text keeps the widget's colour; muted text is dimmed, whatever the theme.
 _TONE_VARIABLES: dict[Tone, tuple[str, str]] = {
-    Tone.PLAIN: ("foreground", "default"),
-    Tone.MUTED: ("foreground-muted", "bright_black"),
     Tone.HIGHLIGHT: ("accent", "yellow"),
     Tone.WARNING: ("warning", "red"),
 }
@@ -54,13 +53,18 @@ def _color(variables: Mapping[str, str], name: str, fallback: str) -> Style:
     return Style(color=fallback)
 
 
+def tone_styles(variables: Mapping[str, str]) -> dict[Tone, Style]:
+    """Rich styles for each tone under the theme whose CSS variables are VARIABLES."""
+    styles = {tone: _color(variables, *spec) for tone, spec in _TONE_VARIABLES.items()}
+    return {**styles, Tone.PLAIN: Style(), Tone.MUTED: Style(dim=True)}
+
+
 def render_description(
     description: Description, variables: Mapping[str, str] | None = None
 ) -> RenderableType:
     """The description as Rich renderables: a title, then per section a heading, its note
     and a two-column grid of label and value (long values wrap in their column)."""
-    variables = variables or {}
-    tones = {tone: _color(variables, *spec) for tone, spec in _TONE_VARIABLES.items()}
+    tones = tone_styles(variables or {})
     muted = tones[Tone.MUTED]
     parts: list[RenderableType] = [Text(description.title, style="bold")]
     if description.subtitle:
@@ -71,7 +75,7 @@ def render_description(
         if section.note:
             parts.append(Text(section.note, style=muted + Style(italic=True)))
         grid = Table.grid(padding=(0, 1), expand=True)
-        grid.add_column(style=muted, no_wrap=True, max_width=22)
+        grid.add_column(style=muted, max_width=22, overflow="fold")
         grid.add_column(ratio=1, overflow="fold")
         for row in section.rows:
             grid.add_row(Text(row.label), Text(row.value, style=tones[row.tone]))
