@@ -1,0 +1,325 @@
+"""Union mounts, layers, overlay mount/umount and device mapper: the ``mounts`` part of Actions.
+
+Everything here blocks (it reads /proc of every mount namespace, walks layer trees, mounts):
+the UI calls it from thread workers. Mounting inside another process's mount namespace runs
+``nstui overlay mount`` in a single-threaded helper that entered that namespace: the threaded
+app never calls setns itself (the kernel refuses setns(mnt) to a threaded process).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from nstui.kernel.aufs import aufs_absent_reason
+from nstui.kernel.devmapper import DmReport, dm_report
+from nstui.kernel.layers import (
+    ChangeSet,
+    LayerStack,
+    MergedEntry,
+    change_set,
+    list_merged,
+    stack_from_aufs,
+    stack_from_overlay,
+)
+from nstui.kernel.mount_users import MountUser, processes_using
+from nstui.kernel.overlay_build import (
+    MountResult,
+    OverlayError,
+    OverlaySpec,
+    check_spec,
+    mount_overlay,
+    umount_overlay,
+)
+from nstui.kernel.runtime_layers import LayerLabel, RuntimeLabeler
+from nstui.kernel.union_mounts import (
+    MountNamespace,
+    MountScan,
+    UnionMount,
+    mount_at,
+    scan_mount_namespaces,
+)
+from nstui.model.containers import label_for_cgroup_path
+
+#: How long a helper mounting in another namespace may take before it is killed.
+HELPER_TIMEOUT = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class MountsState:
+    """Everything the mounts view shows, read in one go (in a worker)."""
+
+    taken_at: float
+    scan: MountScan
+    unions: tuple[UnionMount, ...]
+    #: layer path (as mountinfo shows it) -> runtime label, for paths a runtime owns
+    labels: dict[str, LayerLabel] = field(default_factory=dict)
+    #: mount namespace -> container label of its first process, where it has one
+    containers: dict[str, str] = field(default_factory=dict)
+    dm: DmReport = field(default_factory=lambda: DmReport(devices=()))
+    aufs_note: str | None = None  # "aufs is not available in this kernel..." or None
+
+
+@dataclass(frozen=True, slots=True)
+class MountOutcome:
+    """The result of a mount or unmount, as one message for the user."""
+
+    ok: bool
+    message: str
+    target: str
+    method: str = ""
+    in_pid: int | None = None
+
+
+class MountActions(Protocol):
+    def read_state(self) -> MountsState:
+        """Every mount namespace, its union mounts with labels, dm devices, aufs presence."""
+        ...
+
+    def layer_stack(self, union: UnionMount) -> LayerStack:
+        """The layers of a union mount, readable from this namespace."""
+        ...
+
+    def list_merged(self, union: UnionMount, rel: str = "") -> list[MergedEntry]:
+        """The merged directory REL of a union mount, each entry with its layer."""
+        ...
+
+    def change_set(self, union: UnionMount) -> ChangeSet:
+        """The upper layer as added/modified/deleted/opaque against the lowers."""
+        ...
+
+    def users(self, union: UnionMount) -> tuple[MountUser, ...]:
+        """Processes of the mount's namespace whose cwd, root, files or maps are on it."""
+        ...
+
+    def mount_overlay(self, spec: OverlaySpec, in_pid: int | None = None) -> MountOutcome:
+        """Check and mount SPEC, in this namespace or in IN_PID's mount namespace."""
+        ...
+
+    def umount(self, target: str, lazy: bool = False, in_pid: int | None = None) -> MountOutcome:
+        """Unmount the union mount at TARGET (lazily: MNT_DETACH)."""
+        ...
+
+
+def layer_root(ns: MountNamespace) -> str:
+    """Where this process reads the layers of a mount of NS: directly in our own namespace,
+    through ``/proc/PID/root`` of a member process elsewhere."""
+    if ns.is_own or ns.read_via is None:
+        return ""
+    return f"/proc/{ns.read_via}/root"
+
+
+def _container_of(ns: MountNamespace) -> str | None:
+    for pid in ns.pids[:8]:
+        try:
+            with open(f"/proc/{pid}/cgroup", encoding="utf-8", errors="replace") as f:
+                lines = f.read().splitlines()
+        except OSError:
+            continue
+        for line in lines:
+            path = line.split(":", 2)[-1]
+            label = label_for_cgroup_path(path)
+            if label is not None and label.is_container:
+                return label.display
+    return None
+
+
+def _labels(unions: Sequence[UnionMount]) -> dict[str, LayerLabel]:
+    labeler = RuntimeLabeler()
+    out: dict[str, LayerLabel] = {}
+    for union in unions:
+        paths = [*union.layers]
+        if union.upper:
+            paths.append(union.upper)
+        paths.append(union.target)
+        for path in paths:
+            if path in out:
+                continue
+            label = labeler.label(path)
+            if label is not None:
+                out[path] = label
+    return out
+
+
+def _absolute_spec(spec: OverlaySpec) -> None:
+    paths = [*spec.lowers, spec.target, spec.upper or "/", spec.work or "/"]
+    relative = [p for p in paths if not p.startswith("/")]
+    if relative:
+        raise OverlayError(
+            f"paths are looked up in the target's mount namespace: give absolute paths "
+            f"(not {relative[0]!r})"
+        )
+
+
+def _run_helper(in_pid: int, argv: list[str]) -> subprocess.CompletedProcess[str]:
+    """Run ARGV in IN_PID's mount namespace through a single-threaded helper (util-linux
+    nsenter: argv only, no shell) and capture its output."""
+    return subprocess.run(
+        ["nsenter", f"--target={in_pid}", "--mount", "--", *argv],
+        capture_output=True,
+        text=True,
+        timeout=HELPER_TIMEOUT,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def _self_argv() -> list[str]:
+    return [sys.executable, "-m", "nstui.cli.main"]
+
+
+class LiveMountActions:
+    """Mount actions on this host's kernel."""
+
+    def __init__(self, **options: Any) -> None:
+        # Options shared by every part of Actions (interval, audit log...) are not ours.
+        self._proc = str(options.get("proc", "/proc"))
+
+    def read_state(self) -> MountsState:
+        scan = scan_mount_namespaces(self._proc)
+        unions = scan.union_mounts()
+        containers: dict[str, str] = {}
+        for ns in scan.namespaces:
+            label = _container_of(ns)
+            if label is not None:
+                containers[str(ns.ns)] = label
+        return MountsState(
+            taken_at=time.time(),
+            scan=scan,
+            unions=unions,
+            labels=_labels(unions),
+            containers=containers,
+            dm=dm_report(scan),
+            aufs_note=aufs_absent_reason(self._proc),
+        )
+
+    def layer_stack(self, union: UnionMount) -> LayerStack:
+        root = layer_root(union.namespace)
+        if union.overlay is not None:
+            return stack_from_overlay(union.overlay, root)
+        if union.aufs is not None:
+            return stack_from_aufs(union.aufs, root)
+        return LayerStack(layers=())
+
+    def list_merged(self, union: UnionMount, rel: str = "") -> list[MergedEntry]:
+        return list_merged(self.layer_stack(union), rel)
+
+    def change_set(self, union: UnionMount) -> ChangeSet:
+        return change_set(self.layer_stack(union))
+
+    def users(self, union: UnionMount) -> tuple[MountUser, ...]:
+        m = union.mount
+        return processes_using(m.major, m.minor, union.namespace.pids, self._proc)
+
+    def mount_overlay(self, spec: OverlaySpec, in_pid: int | None = None) -> MountOutcome:
+        if in_pid is None:
+            try:
+                result = mount_overlay(spec)
+            except OverlayError as exc:
+                return MountOutcome(False, str(exc), spec.target)
+            return MountOutcome(True, _mounted_message(result), result.target, result.method)
+        try:
+            _absolute_spec(spec)
+        except OverlayError as exc:
+            return MountOutcome(False, str(exc), spec.target, in_pid=in_pid)
+        argv = [*_self_argv(), "overlay", "mount", "--json"]
+        for lower in spec.lowers:
+            argv += ["--lower", lower]
+        if spec.upper is not None and spec.work is not None:
+            argv += ["--upper", spec.upper, "--work", spec.work]
+        for option in spec.options:
+            argv += ["--option", option]
+        argv += ["--", spec.target]
+        return self._in_namespace(in_pid, argv, spec.target)
+
+    def umount(self, target: str, lazy: bool = False, in_pid: int | None = None) -> MountOutcome:
+        if in_pid is None:
+            try:
+                umount_overlay(target, lazy=lazy)
+            except OverlayError as exc:
+                return MountOutcome(False, str(exc), target)
+            how = "detached (lazy)" if lazy else "unmounted"
+            return MountOutcome(True, f"{os.path.abspath(target)} {how}", target)
+        if not target.startswith("/"):
+            return MountOutcome(False, "give an absolute target path", target, in_pid=in_pid)
+        argv = [*_self_argv(), "overlay", "umount", "--json"]
+        if lazy:
+            argv.append("--lazy")
+        argv += ["--", target]
+        return self._in_namespace(in_pid, argv, target)
+
+    def _in_namespace(self, in_pid: int, argv: list[str], target: str) -> MountOutcome:
+        try:
+            os.stat(f"{self._proc}/{in_pid}/ns/mnt")
+        except FileNotFoundError:
+            return MountOutcome(False, f"process {in_pid} does not exist", target, in_pid=in_pid)
+        except OSError as exc:
+            return MountOutcome(False, f"process {in_pid}: {exc.strerror}", target, in_pid=in_pid)
+        try:
+            done = _run_helper(in_pid, argv)
+        except subprocess.TimeoutExpired:
+            return MountOutcome(
+                False,
+                f"the helper in process {in_pid}'s namespace timed out",
+                target,
+                in_pid=in_pid,
+            )
+        except OSError as exc:
+            return MountOutcome(False, f"starting the helper: {exc}", target, in_pid=in_pid)
+        return _outcome_from_helper(done, target, in_pid)
+
+
+def _mounted_message(result: MountResult) -> str:
+    layers = ""
+    if result.mount is not None:
+        layers = f" ({result.mount.fstype}, mount id {result.mount.mount_id})"
+    return f"mounted on {result.target} with {result.method}{layers}"
+
+
+def _outcome_from_helper(
+    done: subprocess.CompletedProcess[str], target: str, in_pid: int
+) -> MountOutcome:
+    payload: dict[str, Any] = {}
+    try:
+        parsed = json.loads(done.stdout) if done.stdout.strip() else {}
+        if isinstance(parsed, dict):
+            payload = parsed
+    except ValueError:
+        payload = {}
+    where = f" in the mount namespace of process {in_pid}"
+    if done.returncode == 0:
+        message = str(payload.get("message") or "done")
+        return MountOutcome(True, message + where, target, str(payload.get("method", "")), in_pid)
+    error = str(payload.get("error") or "").strip()
+    if not error:
+        lines = [ln for ln in done.stderr.splitlines() if ln.strip()]
+        error = lines[-1] if lines else f"exit status {done.returncode}"
+    return MountOutcome(False, error + where, target, in_pid=in_pid)
+
+
+def find_union(state: MountsState, target: str, in_pid: int | None = None) -> UnionMount | None:
+    """The union mount on top at TARGET, in IN_PID's namespace or our own."""
+    for union in state.unions:
+        ns = union.namespace
+        if (in_pid is None and ns.is_own) or (in_pid is not None and in_pid in ns.pids):
+            top = mount_at(ns.mounts, target)
+            if top is not None and top.mount_id == union.mount.mount_id:
+                return union
+    return None
+
+
+__all__ = [
+    "LiveMountActions",
+    "MountActions",
+    "MountOutcome",
+    "MountsState",
+    "OverlaySpec",
+    "check_spec",
+    "find_union",
+]
