@@ -1028,6 +1028,10 @@ def nsfs(mount_id: int, ns_id: NsId, target: str) -> Mount:
 
 
 def build_mounts() -> tuple[Mount, ...]:
+    """The host's mountinfo as nstui (in the host mount namespace) sees it. Docker's and
+    containerd's overlay roots are mounted there; rootless podman mounts its overlay inside
+    its own mount namespace (invisible here) and the nspawn machine boots from a directory."""
+
     def m(
         mid: int,
         parent: int,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import sys
 from pathlib import Path
@@ -148,6 +149,20 @@ def test_pid_uts_time_user_facts(snap: Snapshot) -> None:
     assert rows(host_user, "Namespace")["host"] == "the host's (initial) namespace"
     gone = describe_namespace(snap, NsId(NsType.NET, 4, 1))
     assert rows(gone, "Namespace")["state"] == "gone"
+
+
+def test_time_offsets_of_a_new_time_namespace(snap: Snapshot) -> None:
+    """`unshare --time --boottime 86400`: offsets are shown per clock, sorted."""
+    host_time = snap.namespaces[snap.host.host_ns[NsType.TIME]]
+    moved = NsId(NsType.TIME, 4, 4026532300)
+    facts = dataclasses.replace(
+        host_time.facts, time_offsets={"monotonic": (-5, 250), "boottime": (86400, 0)}
+    )
+    namespace = dataclasses.replace(host_time, id=moved, pids=(2420,), facts=facts)
+    changed = dataclasses.replace(snap, namespaces={**snap.namespaces, moved: namespace})
+    d = describe_namespace(changed, moved)
+    assert rows(d, "Clock offsets") == {"boottime": "86400 s 0 ns", "monotonic": "-5 s 250 ns"}
+    assert rows(d, "Namespace")["host"] == "not the host's"
 
 
 def test_cgroup_with_usage(snap: Snapshot) -> None:
