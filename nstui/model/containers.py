@@ -30,6 +30,7 @@ RUNTIMES: tuple[str, ...] = (
     "docker",
     "containerd",
     "cri-o",
+    "cri-o-monitor",
     "podman",
     "podman-monitor",
     "runc",
@@ -116,7 +117,7 @@ def _label(runtime: str, ident: str, pod: str | None = None) -> ContainerLabel:
 _SCOPE_PREFIXES: tuple[tuple[str, str], ...] = (
     ("libpod-conmon-", "podman-monitor"),
     ("libpod-", "podman"),
-    ("crio-conmon-", "podman-monitor"),
+    ("crio-conmon-", "cri-o-monitor"),
     ("crio-", "cri-o"),
     ("cri-containerd-", "containerd"),
     ("nerdctl-", "containerd"),

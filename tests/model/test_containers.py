@@ -11,6 +11,7 @@ from nstui.kernel.namespaces import HolderKind, Namespace, NsFacts, NsHolder
 from nstui.kernel.nstypes import NsId, NsType
 from nstui.kernel.procfs import Process
 from nstui.model.containers import (
+    RUNTIMES,
     ContainerLabel,
     container_labels,
     label_for_cgroup_path,
@@ -69,7 +70,7 @@ PATHS: list[tuple[str, ContainerLabel | None]] = [
     ),
     # cri-o
     (f"/system.slice/crio-{DOCKER_ID}.scope", _label("cri-o", DOCKER_ID)),
-    (f"/system.slice/crio-conmon-{DOCKER_ID}.scope", _label("podman-monitor", DOCKER_ID)),
+    (f"/system.slice/crio-conmon-{DOCKER_ID}.scope", _label("cri-o-monitor", DOCKER_ID)),
     # lxc / lxd: old layout, lxc 4+ payload and monitor, systemd inside the container
     ("/lxc/web01", ContainerLabel("lxc", "web01")),
     ("/lxc.payload.web01", ContainerLabel("lxc", "web01")),
@@ -137,7 +138,9 @@ PATHS: list[tuple[str, ContainerLabel | None]] = [
 
 @pytest.mark.parametrize(("path", "expected"), PATHS, ids=[p for p, _ in PATHS])
 def test_label_for_cgroup_path(path: str, expected: ContainerLabel | None) -> None:
-    assert label_for_cgroup_path(path) == expected
+    label = label_for_cgroup_path(path)
+    assert label == expected
+    assert label is None or label.runtime in RUNTIMES
 
 
 def test_display_is_short() -> None:
