@@ -522,7 +522,8 @@ def label_for_namespace(snapshot: Snapshot, ns_id: NsId) -> str:
     """A namespace's name for people: its container (or pod) when its first process is in one,
     else that process's command; a namespace without processes is named by what holds it.
 
-    The first process is the pid namespace's init where known, else the lowest member pid.
+    The first process is the pid namespace's init where known, else the lowest member pid
+    that is not a kernel thread.
     """
     namespace = snapshot.namespaces.get(ns_id)
     if namespace is None:
@@ -537,7 +538,13 @@ def label_for_namespace(snapshot: Snapshot, ns_id: NsId) -> str:
             holder.kind, "thread"
         )
         return f"({kind} {holder.path})"
-    first = namespace.pids[0]
+    # Kernel threads live in every initial namespace and name none of them: skip them (pid 1
+    # may be missing where /proc/1/ns is unreadable, and [kthreadd] would stand in for it).
+    processes = snapshot.processes
+    first = next(
+        (p for p in namespace.pids if p in processes and not processes[p].is_kernel_thread),
+        namespace.pids[0],
+    )
     if (
         ns_id.type is NsType.PID
         and namespace.facts.init_pid is not None

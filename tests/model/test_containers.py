@@ -393,6 +393,22 @@ def test_label_for_namespace() -> None:
     assert label_for_namespace(snap, NsId(NsType.NET, 4, 1)) == ""
 
 
+def test_namespace_label_skips_kernel_threads() -> None:
+    """Where /proc/1/ns is unreadable pid 1 is no member: the host's namespaces are named by
+    the lowest user-space process, not by [kthreadd]."""
+    net = NsId(NsType.NET, 4, 4026531840)
+    kthreadd = dataclasses.replace(proc(2, 0, cgroup="/"), comm="kthreadd")
+    snap = snapshot_of(
+        kthreadd,
+        proc(300, 1, "/usr/sbin/sshd", "-D", cgroup="/system.slice/ssh.service"),
+        namespaces={net: Namespace(net, (2, 300))},
+    )
+    assert label_for_namespace(snap, net) == "/usr/sbin/sshd -D"
+    only_kernel = NsId(NsType.NET, 4, 4026531841)
+    snap2 = snapshot_of(kthreadd, namespaces={only_kernel: Namespace(only_kernel, (2,))})
+    assert label_for_namespace(snap2, only_kernel) == "[kthreadd]"
+
+
 def test_pod_namespace_named_by_pod() -> None:
     pod_path = f"/kubepods/burstable/pod{POD_UID}"
     net = NsId(NsType.NET, 4, 4026532500)
