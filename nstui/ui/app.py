@@ -73,11 +73,15 @@ class BuiltRows:
 class SnapshotReady(Message):
     """A new snapshot and the views' rows built from it, posted by the refresh worker."""
 
-    def __init__(self, snapshot: Snapshot, rows: BuiltRows, scan_seconds: float) -> None:
+    def __init__(
+        self, snapshot: Snapshot, rows: BuiltRows, scan_seconds: float, scanned_at: float
+    ) -> None:
         super().__init__()
         self.snapshot = snapshot
         self.rows = rows
         self.scan_seconds = scan_seconds
+        #: time.perf_counter() when the snapshot was complete (before the rows were built)
+        self.scanned_at = scanned_at
 
 
 class CgroupFilesRead(Message):
@@ -147,6 +151,8 @@ class NstuiApp(App[int]):
         #: seconds the last SnapshotReady took to apply on the event loop
         self.last_apply_seconds = 0.0
         self.last_scan_seconds = 0.0
+        #: seconds from a complete snapshot to its rows applied (row building included)
+        self.last_snapshot_to_screen = 0.0
         self._select_after_refresh: int | None = None
         self._cg_files: dict[CgKey, dict[str, str]] = {}
         self._tick_pending = False
@@ -250,7 +256,8 @@ class NstuiApp(App[int]):
     def _refresh_worker(self, ns_expanded: frozenset[Key], ns_nesting: bool) -> None:
         started = time.perf_counter()
         snapshot = self.source.take()
-        scan = time.perf_counter() - started
+        scanned_at = time.perf_counter()
+        scan = scanned_at - started
         usage = (
             self.usage_reader(snapshot)
             if self.usage_reader is not None
@@ -264,7 +271,7 @@ class NstuiApp(App[int]):
             ns_nesting=ns_nesting,
         )
         if not get_current_worker().is_cancelled:
-            self.post_message(SnapshotReady(snapshot, rows, scan))
+            self.post_message(SnapshotReady(snapshot, rows, scan, scanned_at))
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group != "refresh":
@@ -293,8 +300,10 @@ class NstuiApp(App[int]):
             self._apply(message)
         finally:
             self._applying = False
-        self.last_apply_seconds = time.perf_counter() - started
+        done = time.perf_counter()
+        self.last_apply_seconds = done - started
         self.last_scan_seconds = message.scan_seconds
+        self.last_snapshot_to_screen = done - message.scanned_at
 
     def _apply(self, message: SnapshotReady) -> None:
         snapshot = message.snapshot

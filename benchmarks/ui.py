@@ -1,0 +1,158 @@
+"""UI speed with N live processes: first frame, full data, refresh apply, keypress latency.
+
+Starts N holder processes (``sleep``, children of this script, started with posix_spawn),
+then runs the real app (LiveSource, headless via ``App.run_test``) and prints:
+
+- import: importing the app module (textual included);
+- first frame: from creating the app to its first screen refresh (progress indicator shown);
+- full data: from creating the app to every process row in the table;
+- refresh: for each of R refreshes, the scan (worker), snapshot -> rows applied (row building
+  in the worker plus the apply on the event loop), and the apply on the loop alone;
+- keypress latency during a refresh: a key sent while a refresh worker runs, until the
+  cursor moved (the handler ran and the table was repainted).
+
+The holders are killed by pid at the end, also on an exception or Ctrl-C. The machine is
+shared: run the 10,000 case once or twice only.
+
+Usage: python benchmarks/ui.py [N] [--refreshes R]   (default N 10000, R 5)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import statistics
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from types import FrameType
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+SLEEP = "/bin/sleep"
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+@contextmanager
+def holders(count: int) -> Iterator[list[int]]:
+    """COUNT `sleep` children; every one is killed and reaped on the way out."""
+    pids: list[int] = []
+    old = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        devnull = os.open(os.devnull, os.O_RDWR)
+        try:
+            actions = [(os.POSIX_SPAWN_DUP2, devnull, fd) for fd in (0, 1, 2)]
+            for _ in range(count):
+                pids.append(os.posix_spawn(SLEEP, [SLEEP, "3600"], {}, file_actions=actions))
+        finally:
+            os.close(devnull)
+        yield pids
+    finally:
+        for pid in pids:
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        for pid in pids:
+            with suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+        signal.signal(signal.SIGTERM, old)
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:7.1f} ms"
+
+
+async def measure(count: int, refreshes: int) -> None:
+    started = time.perf_counter()
+    from nstui.model.cgroup_usage import CgroupUsageReader
+    from nstui.model.scanner import LiveSource
+    from nstui.ui.app import NstuiApp, _LazySource
+
+    print(f"import of the app        {_ms(time.perf_counter() - started)}")
+
+    # A long interval: refreshes are started by the benchmark, one at a time.
+    created = time.perf_counter()
+    app = NstuiApp(_LazySource(LiveSource), None, interval=3600, usage_reader=CgroupUsageReader())
+    first_frame: list[float] = []
+
+    async with app.run_test(size=(160, 50)) as pilot:
+        app.call_after_refresh(lambda: first_frame.append(time.perf_counter()))
+        while not first_frame:
+            await asyncio.sleep(0.001)
+        print(f"first frame              {_ms(first_frame[0] - created)}")
+        view = app.processes_view
+        while app.snapshot is None or len(view.rowset.rows) < count:
+            await asyncio.sleep(0.002)
+        await pilot.pause()
+        full = time.perf_counter() - created
+        print(f"full data                {_ms(full)}  ({len(view.rowset.rows)} process rows)")
+        print(f"  first scan (worker)    {_ms(app.last_scan_seconds)}")
+
+        scans: list[float] = []
+        to_screen: list[float] = []
+        applies: list[float] = []
+        for _ in range(refreshes):
+            seen = app.refreshes
+            app.action_refresh_now()
+            while app.refreshes == seen:
+                await asyncio.sleep(0.002)
+            scans.append(app.last_scan_seconds)
+            to_screen.append(app.last_snapshot_to_screen)
+            applies.append(app.last_apply_seconds)
+        print(f"refresh scan (worker)    median {_ms(statistics.median(scans))}")
+        print(
+            f"snapshot -> on screen    median {_ms(statistics.median(to_screen))}"
+            f"  max {_ms(max(to_screen))}"
+        )
+        print(
+            f"apply on the event loop  median {_ms(statistics.median(applies))}"
+            f"  max {_ms(max(applies))}"
+        )
+
+        latencies: list[float] = []
+        for i in range(refreshes * 4):
+            seen = app.refreshes
+            app.action_refresh_now()
+            # Press at different moments of the scan.
+            await asyncio.sleep(0.01 + 0.02 * (i % 5))
+            if app.refreshes != seen:
+                continue  # the refresh was already over: not a press "during a refresh"
+            before = view.cursor_key
+            key = "j" if i % 2 == 0 else "k"
+            pressed = time.perf_counter()
+            # Not pilot.press: it waits until the process is idle, i.e. for the refresh.
+            app.simulate_key(key)
+            while view.cursor_key == before:
+                await asyncio.sleep(0.0005)
+            latencies.append(time.perf_counter() - pressed)
+            while app.refreshes == seen:
+                await asyncio.sleep(0.002)
+        if latencies:
+            print(
+                f"keypress during refresh  median {_ms(statistics.median(latencies))}"
+                f"  max {_ms(max(latencies))}  ({len(latencies)} presses)"
+            )
+        else:
+            print("keypress during refresh  (every refresh ended before a key could be sent)")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("count", nargs="?", type=int, default=10_000)
+    parser.add_argument("--refreshes", type=int, default=5)
+    args = parser.parse_args()
+    with holders(args.count) as pids:
+        total = len(os.listdir("/proc")) if os.path.isdir("/proc") else 0
+        print(f"{len(pids)} holder processes started ({total} entries in /proc)")
+        asyncio.run(measure(args.count, args.refreshes))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
