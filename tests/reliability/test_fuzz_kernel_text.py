@@ -77,13 +77,14 @@ def _kernel_mangle(text: str) -> str:
 
 
 field_text = st.text(
-    st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), min_size=1
+    st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), min_size=1
 )
 
 
 @FUZZ
 @given(mountpoint=field_text, root=field_text, source=field_text, options=st.text(max_size=20))
 @example(mountpoint="/a b\\040c", root="/", source="x\ty", options="")
+@example(mountpoint="/mnt/no\xa0break", root="/", source="x", options="")  # not escaped by Linux
 def test_mountinfo_escapes_round_trip(
     mountpoint: str, root: str, source: str, options: str
 ) -> None:
