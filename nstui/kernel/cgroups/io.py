@@ -67,7 +67,7 @@ def parse_io_max_rule(text: str) -> IoMaxRule:
         if val == "max":
             seen[key] = None
             continue
-        number = parse_size(val) if key.endswith("bps") else parse_int(val, 1, INT64_MAX)
+        number = parse_size(val) if key.endswith("bps") else parse_int(val, 0, INT64_MAX)
         if number == 0:
             raise ValueError(f"{word!r}: 0 would stop all I/O; use max to remove the limit")
         seen[key] = number
