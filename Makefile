@@ -49,9 +49,12 @@ test-deps: $(VENV)/.test-installed
 test: test-deps
 	$(PY) -m pytest
 
-# The cgroup tests again, live, inside a throwaway pure-cgroup-v2 guest kernel.
+# The cgroup tests again, live, inside a throwaway pure-cgroup-v2 guest kernel, with a small
+# scratch disk attached as /dev/vda so io.max has a block device to limit.
 test-v2: test-deps
-	$(V2VM) '$(PY) -m pytest -q -p no:cacheprovider -m "not slow" tests/cgroups'
+	@img=$$(mktemp /tmp/nstui-v2disk.XXXXXX) && truncate -s 16M "$$img" && \
+	  V2VM_DISK="$$img" $(V2VM) '$(PY) -m pytest -q -p no:cacheprovider -m "not slow" tests/cgroups'; \
+	  rc=$$?; rm -f "$$img"; exit $$rc
 
 lint: $(VENV)/.test-installed
 	$(VENV)/bin/ruff format --check nstui tests benchmarks
