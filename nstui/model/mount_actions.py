@@ -3,7 +3,9 @@
 Everything here blocks (it reads /proc of every mount namespace, walks layer trees, mounts):
 the UI calls it from thread workers. Mounting inside another process's mount namespace runs
 ``nstui overlay mount`` in a single-threaded helper that entered that namespace: the threaded
-app never calls setns itself (the kernel refuses setns(mnt) to a threaded process).
+app never calls setns itself (the kernel refuses setns(mnt) to a threaded process). The
+paths of such a mount are those of the target's namespace, where ``nstui`` itself must be
+reachable at the same path (true for namespaces sharing the host's root filesystem).
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from nstui.kernel.layers import (
     stack_from_overlay,
 )
 from nstui.kernel.mount_users import MountUser, processes_using
+from nstui.kernel.nshelper import NsHelperError, spawn_in
+from nstui.kernel.nstypes import NsType
 from nstui.kernel.overlay_build import (
     MountResult,
     OverlayError,
@@ -158,16 +162,16 @@ def _absolute_spec(spec: OverlaySpec) -> None:
 
 
 def _run_helper(in_pid: int, argv: list[str]) -> subprocess.CompletedProcess[str]:
-    """Run ARGV in IN_PID's mount namespace through a single-threaded helper (util-linux
-    nsenter: argv only, no shell) and capture its output."""
-    return subprocess.run(
-        ["nsenter", f"--target={in_pid}", "--mount", "--", *argv],
-        capture_output=True,
-        text=True,
-        timeout=HELPER_TIMEOUT,
-        check=False,
-        stdin=subprocess.DEVNULL,
-    )
+    """Run ARGV in IN_PID's mount namespace through the single-threaded namespace helper
+    (nstui.kernel.nshelper: setns, then exec) and capture its output. Raises NsHelperError
+    (target gone, permission denied...) and subprocess.TimeoutExpired."""
+    launch = spawn_in(in_pid, (NsType.MNT,), argv, capture=True)
+    try:
+        status, out, err = launch.communicate(timeout=HELPER_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        launch.stop(grace=1.0)
+        raise
+    return subprocess.CompletedProcess(argv, status, out, err)
 
 
 def _self_argv() -> list[str]:
@@ -261,6 +265,15 @@ class LiveMountActions:
             return MountOutcome(False, f"process {in_pid} does not exist", target, in_pid=in_pid)
         except OSError as exc:
             return MountOutcome(False, f"process {in_pid}: {exc.strerror}", target, in_pid=in_pid)
+        if not os.path.exists(f"{self._proc}/{in_pid}/root{sys.executable}"):
+            return MountOutcome(
+                False,
+                f"process {in_pid}'s mount namespace has no {sys.executable}: the helper runs "
+                "nstui there, so it must see the same files (mount the layers from a process "
+                "that shares this root)",
+                target,
+                in_pid=in_pid,
+            )
         try:
             done = _run_helper(in_pid, argv)
         except subprocess.TimeoutExpired:
@@ -270,6 +283,8 @@ class LiveMountActions:
                 target,
                 in_pid=in_pid,
             )
+        except NsHelperError as exc:
+            return MountOutcome(False, str(exc), target, in_pid=in_pid)
         except OSError as exc:
             return MountOutcome(False, f"starting the helper: {exc}", target, in_pid=in_pid)
         return _outcome_from_helper(done, target, in_pid)
