@@ -16,9 +16,12 @@ seen in the previous scan (same pid and start time).
 from __future__ import annotations
 
 import atexit
+import contextlib
 import errno
+import fcntl
 import os
 import pwd
+import resource
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -260,6 +263,70 @@ def read_ns(
     return out
 
 
+class ScanCache:
+    """What a caller keeps between scans to make refreshes cheap: the interner, and an open
+    /proc/PID/stat fd per known process, so a refresh reads it with one pread() instead of
+    open, read and close (a process that exited makes the pread fail with ESRCH, and a
+    reused pid is never confused with it). The fds sit at numbers >= FD_BASE, leaving low
+    numbers to the rest of the program (select() cannot watch fds >= 1024), and stop at
+    RLIMIT_NOFILE minus a margin; beyond that, processes are read the ordinary way.
+    """
+
+    FD_BASE = 1024
+    FD_MARGIN = 256
+
+    def __init__(self, interner: Interner | None = None) -> None:
+        self.interner = interner or Interner()
+        self.fds: dict[int, int] = {}
+        self.raw: dict[int, bytes] = {}
+        soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft == resource.RLIM_INFINITY:
+            soft = 1 << 20
+        self.max_fds = max(0, soft - self.FD_BASE - self.FD_MARGIN)
+
+    def stat_fd(self, proc: str, pid: int) -> int | None:
+        """The kept fd of /proc/PID/stat, opened now if there is room; None if not."""
+        fd = self.fds.get(pid)
+        if fd is not None or len(self.fds) >= self.max_fds:
+            return fd
+        try:
+            low = os.open(f"{proc}/{pid}/stat", os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            return None
+        try:
+            fd = fcntl.fcntl(low, fcntl.F_DUPFD_CLOEXEC, self.FD_BASE)
+        except OSError:
+            return None
+        finally:
+            os.close(low)
+        self.fds[pid] = fd
+        return fd
+
+    def forget(self, pid: int) -> None:
+        fd = self.fds.pop(pid, None)
+        self.raw.pop(pid, None)
+        if fd is not None:
+            os.close(fd)
+
+    def keep_only(self, pids: Iterable[int]) -> None:
+        """Close the fds of processes not in PIDS (they exited)."""
+        alive = set(pids)
+        for pid in [p for p in self.fds if p not in alive]:
+            self.forget(pid)
+        for pid in [p for p in self.raw if p not in alive]:
+            del self.raw[pid]
+
+    def close(self) -> None:
+        for fd in self.fds.values():
+            os.close(fd)
+        self.fds.clear()
+        self.raw.clear()
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            self.close()
+
+
 class _Builder:
     """Turns records into Process objects, reusing the previous scan where it may."""
 
@@ -288,12 +355,17 @@ class _Builder:
         if prev is not None and prev.start_ticks == rec[START_TICKS] and self.pct_per_tick:
             cpu_percent = max(0.0, (ticks - round(prev.cpu_time * CLK_TCK)) * self.pct_per_tick)
         if len(rec) == FAST_LEN:
-            if prev is None or prev.comm != rec[COMM]:
+            if prev is None or prev.start_ticks != rec[START_TICKS]:
                 return None
+            comm = prev.comm
+            if comm != rec[COMM]:
+                if not prev.is_kernel_thread:
+                    return None  # it exec'd: its cmdline changed too
+                comm = self.intern.string(rec[COMM])  # kworkers rename themselves
             return Process(
                 pid,
                 rec[PPID],
-                prev.comm,
+                comm,
                 prev.cmdline,
                 rec[STATE],
                 prev.uid,
@@ -364,6 +436,7 @@ def scan_processes(
     interval: float | None = None,
     cgroups_known: Mapping[int, dict[int, str]] | None = None,
     parallel: bool = True,
+    cache: ScanCache | None = None,
 ) -> dict[int, Process]:
     """Every process in PROC keyed by pid (ascending).
 
@@ -372,11 +445,13 @@ def scan_processes(
     state, CPU time, RSS and thread count are always read afresh. With INTERVAL (seconds
     since PREVIOUS was taken) a process also found in PREVIOUS gets ``cpu_percent``.
     CGROUPS_KNOWN maps pids to their {hierarchy id: cgroup path} as the cgroup walk found
-    them; those pids' /proc/PID/cgroup is not read. HOST_PIDNS is the pid namespace PROC
-    shows (default: this process's), whose members need no /proc/PID/status read for NSpid.
-    PARALLEL lets a helper process read part of a large scan.
+    them; those pids' /proc/PID/cgroup is not read, and they take that membership.
+    HOST_PIDNS is the pid namespace PROC shows (default: this process's), whose members need
+    no /proc/PID/status read for NSpid. PARALLEL lets a helper process read part of a large
+    scan. CACHE (kept by the caller between scans) makes refreshes cheaper.
     """
-    intern = interner or Interner()
+    cache = cache or ScanCache(interner)
+    intern = cache.interner if interner is None else interner
     if host_pidns is None:
         try:
             host_pidns = read_ns("self", proc, intern).get(NsType.PID)
@@ -387,66 +462,105 @@ def scan_processes(
     known_cg = cgroups_known or {}
     builder = _Builder(intern, boot_time(proc), prev, known_cg, interval)
     all_pids = list_pids(proc) if pids is None else list(pids)
+    if pids is None:
+        cache.keep_only(all_pids)
 
-    def known_ticks(pid: int) -> int:
+    # Processes seen before need only their stat (the fast path); the rest a full read.
+    fast: list[Process] = []
+    full: list[int] = []
+    for pid in all_pids:
         p = prev.get(pid)
-        if p is None or (recheck is not None and recheck(pid)):
-            return -1
-        return p.start_ticks
+        if p is None or not p.start_ticks or (recheck is not None and recheck(pid)):
+            full.append(pid)
+        else:
+            fast.append(p)
+
+    out: dict[int, Process] = {}
+
+    def read_full(pid: int) -> None:
+        rec = read_record(proc, pid, -1, pid not in known_cg, host_key, check_threads)
+        if rec is not None:
+            built = builder.build(rec)
+            if built is not None:
+                out[pid] = built
 
     helper_pids: list[int] = []
-    own_pids = all_pids
-    use_helper = parallel and len(all_pids) >= PARALLEL_MIN and _helper.lock.acquire(False)
+    own_full = full
+    use_helper = parallel and len(full) >= PARALLEL_MIN and _helper.lock.acquire(False)
     try:
         if use_helper:
-            n = len(all_pids)
             cut = int(20 * HELPER_SHARE)
-            helper_pids = [all_pids[i] for i in range(n) if i % 20 < cut]
-            own_pids = [all_pids[i] for i in range(n) if i % 20 >= cut]
+            helper_pids = [p for i, p in enumerate(full) if i % 20 < cut]
+            own_full = [p for i, p in enumerate(full) if i % 20 >= cut]
             try:
                 _helper.submit(
                     (
                         proc,
                         helper_pids,
-                        [known_ticks(p) for p in helper_pids],
+                        [-1] * len(helper_pids),
                         [p not in known_cg for p in helper_pids],
                         host_key,
                         check_threads,
                     )
                 )
             except OSError:
-                own_pids, helper_pids = all_pids, []
-        out: dict[int, Process] = {}
-
-        def add(rec: Record | None) -> None:
-            if rec is None:
-                return
-            p = builder.build(rec)
-            if p is None:  # exec'd since the last scan: read it again in full
-                rec = read_record(proc, rec[0], -1, rec[0] not in known_cg, host_key, check_threads)
-                p = builder.build(rec) if rec is not None else None
-            if p is not None:
-                out[p.pid] = p
-
-        for pid in own_pids:
-            add(
-                read_record(
-                    proc, pid, known_ticks(pid), pid not in known_cg, host_key, check_threads
-                )
-            )
+                own_full, helper_pids = full, []
+        for p in fast:
+            _refresh_one(p, proc, cache, builder, out, read_full)
+        for pid in own_full:
+            read_full(pid)
         if helper_pids:
-            records: list[Record | None]
             try:
-                records = list(_helper.result())
+                records = _helper.result()
             except (OSError, EOFError, ValueError):
                 # the helper died: read its share here
-                records = [
-                    read_record(proc, p, known_ticks(p), p not in known_cg, host_key, check_threads)
-                    for p in helper_pids
-                ]
+                records = []
+                for pid in helper_pids:
+                    read_full(pid)
             for rec in records:
-                add(rec)
+                built = builder.build(rec)
+                if built is not None:
+                    out[built.pid] = built
     finally:
         if use_helper:
             _helper.lock.release()
     return {pid: out[pid] for pid in sorted(out)}
+
+
+def _refresh_one(
+    prev: Process,
+    proc: str,
+    cache: ScanCache,
+    builder: _Builder,
+    out: dict[int, Process],
+    read_full: Callable[[int], None],
+) -> None:
+    """Re-read the stat of a process seen before; a full read if it is not the same one."""
+    pid = prev.pid
+    fd = cache.stat_fd(proc, pid)
+    try:
+        data = procread.read_stat(proc, pid) if fd is None else os.pread(fd, 4096, 0)
+    except OSError:
+        # ESRCH: the process we kept the fd of exited (the pid may be reused: read it anew)
+        cache.forget(pid)
+        read_full(pid)
+        return
+    if not data:
+        cache.forget(pid)
+        read_full(pid)
+        return
+    cgroups = builder.cgroups_known.get(pid, prev.cgroups)
+    if (
+        data == cache.raw.get(pid)
+        and prev.cpu_percent == (None if builder.pct_per_tick is None else 0.0)
+        and (cgroups is prev.cgroups or cgroups == prev.cgroups)
+    ):
+        out[pid] = prev  # nothing moved: not even a tick of CPU
+        return
+    cache.raw[pid] = data
+    built = builder.build(procread.parse_stat(pid, data))
+    if built is None:  # another process under this pid, or an exec: read it in full
+        cache.forget(pid)
+        read_full(pid)
+    else:
+        out[pid] = built

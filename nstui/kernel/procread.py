@@ -131,6 +131,28 @@ def _status(base: str, pid: int, unreadable: list[str]) -> tuple[int, tuple[int,
     return uid, nspid
 
 
+def read_stat(proc: str, pid: int) -> bytes:
+    """The text of /proc/PID/stat (raises FileNotFoundError/ProcessLookupError if gone)."""
+    return _read(f"{proc}/{pid}/stat")
+
+
+def parse_stat(pid: int, data: bytes) -> Record:
+    """A fast record from the text of /proc/PID/stat."""
+    # comm may hold spaces and parentheses: split at the last ")"
+    close = data.rindex(b")")
+    f = data[close + 2 :].split(maxsplit=22)
+    return (
+        pid,
+        int(f[1]),
+        f[0].decode(),
+        data[data.index(b"(") + 1 : close].decode("utf-8", "surrogateescape"),
+        int(f[17]),
+        int(f[11]) + int(f[12]),
+        int(f[21]),
+        int(f[19]),
+    )
+
+
 def read_record(
     proc: str,
     pid: int,
@@ -153,23 +175,8 @@ def read_record(
         return None
     if not data:
         return None
-    # comm may hold spaces and parentheses: split at the last ")"
-    close = data.rindex(b")")
-    comm = data[data.index(b"(") + 1 : close].decode("utf-8", "surrogateescape")
-    f = data[close + 2 :].split()
-    state = f[0].decode()
-    start_ticks = int(f[19])
-    nthreads = int(f[17])
-    fast = (
-        pid,
-        int(f[1]),
-        state,
-        comm,
-        nthreads,
-        int(f[11]) + int(f[12]),
-        int(f[21]),
-        start_ticks,
-    )
+    fast = parse_stat(pid, data)
+    state, start_ticks, nthreads = fast[STATE], fast[START_TICKS], fast[NTHREADS]
     if start_ticks == known_ticks:
         return fast
     unreadable: list[str] = []

@@ -97,34 +97,39 @@ def group(snapshot: Snapshot, types: Iterable[NsType] = NS_TYPES) -> Groups:
     not_host: dict[int, frozenset[NsType]] = {}
     processes = snapshot.processes
     host_ns = snapshot.host.host_ns
-    # processes share ns dicts (see procfs.Interner): compare each distinct dict once
-    seen_maps: dict[int, frozenset[NsType]] = {}
+    # Processes share ns dicts (see procfs.Interner): handle each distinct dict once, so
+    # NsIds (slow to hash) are hashed per namespace set rather than per process.
+    by_dict: dict[int, tuple[dict[NsType, NsId], list[int]]] = {}
     for pid in sorted(processes):
         p = processes[pid]
-        for t in types:
-            ns_id = p.ns.get(t)
-            if ns_id is not None:
-                by_ns[t].setdefault(ns_id, []).append(pid)
+        found = by_dict.get(id(p.ns))
+        if found is None:
+            by_dict[id(p.ns)] = (p.ns, [pid])
+        else:
+            found[1].append(pid)
         for hid, path in p.cgroups.items():
             by_cg.setdefault(hid, {}).setdefault(path, []).append(pid)
         if p.ppid in processes and p.ppid != pid:
             children.setdefault(p.ppid, []).append(pid)
         else:
             roots.append(pid)
-        diff = seen_maps.get(id(p.ns))
-        if diff is None:
-            diff = frozenset(
-                t
-                for t, ns_id in p.ns.items()
-                if (theirs := host_ns.get(t)) is not None and ns_id != theirs
-            )
-            seen_maps[id(p.ns)] = diff
+    for ns, pids in by_dict.values():
+        for t in types:
+            ns_id = ns.get(t)
+            if ns_id is not None:
+                by_ns[t].setdefault(ns_id, []).extend(pids)
+        diff = frozenset(
+            t
+            for t, ns_id in ns.items()
+            if (theirs := host_ns.get(t)) is not None and ns_id != theirs
+        )
         if diff:
-            not_host[pid] = diff
+            for pid in pids:
+                not_host[pid] = diff
     return Groups(
-        by_ns={t: {k: tuple(v) for k, v in m.items()} for t, m in by_ns.items()},
+        by_ns={t: {k: tuple(sorted(v)) for k, v in m.items()} for t, m in by_ns.items()},
         by_cgroup={h: {k: tuple(v) for k, v in m.items()} for h, m in by_cg.items()},
         children={k: tuple(v) for k, v in children.items()},
         roots=tuple(roots),
-        not_host=not_host,
+        not_host=dict(sorted(not_host.items())),
     )

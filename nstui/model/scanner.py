@@ -1,18 +1,27 @@
 """Build a Snapshot from the live kernel, cheaply again and again.
 
 ``LiveSource().take()`` returns a full snapshot the first time. Later takes are incremental
-refreshes: every process's /proc/PID/stat is read again (state, CPU, memory, threads), but the
-slow facts of a process seen before (same pid and start time) are reused, except for
+refreshes, about a quarter of the cost or less:
 
-- cgroup membership, which comes from the cgroup walk every time (the walk reads every
-  cgroup's member list for the snapshot anyway, so a move between cgroups shows at the next
-  refresh, and /proc/PID/cgroup is read only for processes the walk did not place), and
-- a rotating slice of the pids (1/``recheck_every`` of them per refresh), whose namespaces,
-  cmdline and uid are read again: a process that entered another namespace (setns/unshare
-  leave no cheaper trace) shows within ``recheck_every`` refreshes.
+- every process's /proc/PID/stat is read again (state, CPU, memory, threads) through an fd
+  kept open since the last take (one pread); a process whose stat did not change at all is
+  carried over as the same object;
+- the slow facts of a process seen before (same pid and start time: namespaces, cmdline,
+  uid, NSpid, odd threads) are reused, except for a rotating slice of the pids
+  (1/``recheck_every`` per refresh, default 6) that is read again in full: a process that
+  entered another namespace (setns/unshare leave no cheaper trace) shows within
+  ``recheck_every`` refreshes;
+- cgroup hierarchies are walked in rotation (all of them within WALK_EVERY = 3 refreshes,
+  at least one each time); a process the walk finds in another cgroup than before is read
+  again in full at once. Between its walks, a hierarchy's ``Cgroup`` records (member lists)
+  are the ones of its last walk;
+- namespaces keep their owner, parent and ids from the last take; member lists are
+  current; the namespaces of 1/FACTS_EVERY of the namespace sets are described again
+  (per-type facts: net counters, id maps), and new namespaces at once.
 
 The holders scan (namespaces kept only by bind mounts or open fds) reads every process's fd
-table; it runs on full takes only and its result is carried over by refreshes.
+table; it runs on full takes only and its findings are carried over by refreshes.
+``take_full()`` re-reads everything.
 """
 
 from __future__ import annotations
@@ -35,16 +44,23 @@ from nstui.kernel.cgroups.hierarchy import (
 from nstui.kernel.mountinfo import Mount, read_mountinfo
 from nstui.kernel.namespaces import Namespace, build_namespaces
 from nstui.kernel.nstypes import NsId, NsType
-from nstui.kernel.procfs import Interner, Process, boot_time, read_ns, scan_processes
+from nstui.kernel.procfs import Interner, Process, ScanCache, boot_time, read_ns, scan_processes
 from nstui.model.snapshot import HostInfo, Snapshot
 
-#: A refresh rechecks the namespaces of 1/RECHECK_EVERY of the processes.
-RECHECK_EVERY = 8
+#: A refresh reads 1/RECHECK_EVERY of the processes in full again,
+RECHECK_EVERY = 6
+#: walks 1/WALK_EVERY of the cgroup hierarchies (at least one),
+WALK_EVERY = 3
+#: and describes again the namespaces of 1/FACTS_EVERY of the namespace sets.
+FACTS_EVERY = 4
 
 
 class LiveSource:
-    """A ``SnapshotSource`` reading the live kernel. Not thread-safe: one take at a time
-    (a lock makes overlapping calls wait rather than corrupt the carried state)."""
+    """A ``SnapshotSource`` reading the live kernel, keeping what it needs between takes.
+
+    Takes are serialised by a lock (the TUI's worker and a CLI call never interleave).
+    ``close()`` releases the kept /proc fds (also done when the source is collected).
+    """
 
     def __init__(
         self,
@@ -61,11 +77,15 @@ class LiveSource:
         self.holders = holders
         self.check_threads = check_threads
         self._lock = threading.Lock()
-        self._interner = Interner()
+        self._cache = ScanCache()
         self._previous: Snapshot | None = None
         self._previous_mono = 0.0
         self._generation = 0
         self._host_static: dict[str, Any] | None = None
+
+    @property
+    def _interner(self) -> Interner:
+        return self._cache.interner
 
     def take(self) -> Snapshot:
         """A fresh snapshot: full the first time, an incremental refresh afterwards."""
@@ -77,8 +97,19 @@ class LiveSource:
         with self._lock:
             return self._take(full=True)
 
+    def invalidate(self) -> None:
+        """Make the next ``take()`` a full one (after a change nstui made itself, say)."""
+        with self._lock:
+            self._previous = None
+
+    def close(self) -> None:
+        with self._lock:
+            self._cache.close()
+            self._previous = None
+
     def _take(self, *, full: bool) -> Snapshot:
-        previous = self._previous
+        previous = None if full else self._previous
+        last = self._previous  # for cpu_percent even on a full take
         now_mono = time.monotonic()
         taken_at = time.time()
         limitations: list[str] = []
@@ -89,43 +120,43 @@ class LiveSource:
             mounts = ()
             limitations.append(f"mounts: cannot read {self.proc}/self/mountinfo: {exc.strerror}")
         hierarchies = discover_hierarchies(mounts, self.proc) if mounts else ()
-        cgroups = _walk_all(hierarchies)
-        membership = _membership(cgroups, len(hierarchies), self._interner)
         host = self._host_info(mounts)
         host_pidns = host.host_ns.get(NsType.PID) if host.host_ns_source == "self" else None
+        interval = None if last is None else now_mono - self._previous_mono
+        prev_procs: Mapping[int, Process] = {} if last is None else last.processes
 
-        prev_procs: Mapping[int, Process] = {} if previous is None else previous.processes
-        interval = None if previous is None else now_mono - self._previous_mono
-        if full or previous is None:
+        if previous is None:
+            cgroups = _walk_all(hierarchies)
             processes = scan_processes(
                 self.proc,
-                interner=self._interner,
+                cache=self._cache,
                 check_threads=self.check_threads,
                 host_pidns=host_pidns,
                 previous=prev_procs,
                 recheck=_always,
                 interval=interval,
-                cgroups_known=membership,
+                cgroups_known=_membership(cgroups, len(hierarchies), self._interner),
             )
         else:
             self._generation += 1
-            every, turn = self.recheck_every, self._generation % self.recheck_every
+            gen, every = self._generation, self.recheck_every
+            cgroups, moved = self._walk_some(hierarchies, previous, gen)
+            turn = gen % every
             processes = scan_processes(
                 self.proc,
-                interner=self._interner,
+                cache=self._cache,
                 check_threads=self.check_threads,
                 host_pidns=host_pidns,
                 previous=prev_procs,
-                recheck=lambda pid: pid % every == turn,
+                recheck=lambda pid: pid % every == turn or pid in moved,
                 interval=interval,
-                cgroups_known=membership,
             )
         self._interner.trim(8 * len(processes) + 10_000)
 
-        with_holders = self.holders and (full or previous is None)
-        namespaces = build_namespaces(processes, holders=with_holders, proc=self.proc)
-        if not with_holders and previous is not None:
-            namespaces = _carry_held_only(namespaces, previous.namespaces)
+        if previous is None:
+            namespaces = build_namespaces(processes, holders=self.holders, proc=self.proc)
+        else:
+            namespaces = self._refresh_namespaces(processes, previous)
 
         limitations.extend(_limitations(host, processes))
         snapshot = Snapshot(
@@ -141,6 +172,86 @@ class LiveSource:
         self._previous = snapshot
         self._previous_mono = now_mono
         return snapshot
+
+    def _walk_some(
+        self, hierarchies: tuple[Hierarchy, ...], previous: Snapshot, gen: int
+    ) -> tuple[dict[tuple[int, str], Cgroup], set[int]]:
+        """Walk this refresh's share of the hierarchies (and any new one); keep the others'
+        records. Returns the cgroups and the pids the walk found moved."""
+        known_hids = {h.hid for h in previous.hierarchies}
+        n = len(hierarchies)
+        share = -(-n // WALK_EVERY)  # ceil
+        start = (gen * share) % n if n else 0
+        chosen = {hierarchies[(start + i) % n].hid for i in range(share)}
+        chosen |= {h.hid for h in hierarchies if h.hid not in known_hids}
+        cgroups: dict[tuple[int, str], Cgroup] = {}
+        moved: set[int] = set()
+        procs = previous.processes
+        for h in hierarchies:
+            if h.hid not in chosen:
+                for key, cg in previous.cgroups.items():
+                    if key[0] == h.hid:
+                        cgroups[key] = cg
+                continue
+            for cg in walk(h):
+                cgroups[(cg.hid, cg.path)] = cg
+                for tid in cg.tids or cg.pids:
+                    p = procs.get(tid)
+                    if p is not None and p.cgroups.get(cg.hid, cg.path) != cg.path:
+                        moved.add(tid)
+        return cgroups, moved
+
+    def _refresh_namespaces(
+        self, processes: Mapping[int, Process], previous: Snapshot
+    ) -> dict[NsId, Namespace]:
+        """Namespaces with current members. A namespace is described again (nsfs ioctls,
+        per-type facts) when it is new, or when the turn of a namespace set it is in comes;
+        otherwise the last description stands. Holders are carried over from the last full
+        take."""
+        before = previous.namespaces
+        old_procs = previous.processes
+        groups = _by_ns_dict(processes)
+        if processes.keys() == old_procs.keys() and all(
+            p.ns is old_procs[pid].ns for pid, p in processes.items()
+        ):
+            members = {ns_id: ns.pids for ns_id, ns in before.items() if ns.pids}
+        else:
+            members = _members_of(groups)
+        fresh = {
+            ns_id
+            for ns_id, pids in members.items()
+            if (old := before.get(ns_id)) is None or not _continues(old, pids, old_procs, processes)
+        }
+        turn = self._generation % FACTS_EVERY
+        subset: dict[int, Process] = {}
+        for ns_map, group_pids in groups:
+            if sum(i.ino for i in ns_map.values()) % FACTS_EVERY == turn or any(
+                ns_id in fresh for ns_id in ns_map.values()
+            ):
+                subset.update((pid, processes[pid]) for pid in group_pids)
+        out: dict[NsId, Namespace] = {}
+        if subset:
+            for ns_id, described in build_namespaces(subset, holders=False, proc=self.proc).items():
+                now = members.get(ns_id)
+                # Keep a description only if all members were in the subset: facts such as
+                # a pid namespace's init pid come from the member list.
+                if now is not None and (ns_id in fresh or all(p in subset for p in now)):
+                    old = before.get(ns_id)
+                    if old is not None and ns_id not in fresh:
+                        described = _with_holders(described, old.holders)
+                    out[ns_id] = _with_pids(described, now)
+        for ns_id, now in members.items():
+            if ns_id not in out:
+                old = before.get(ns_id)
+                if old is None:  # vanished between the scan and the description
+                    continue
+                out[ns_id] = old if old.pids == now else _with_pids(old, now)
+        # no member process: kept by a holder, or the owner or parent of another one, as
+        # the last full take found them
+        for ns_id, old in before.items():
+            if ns_id not in out and not old.pids:
+                out[ns_id] = old
+        return out
 
     def _host_info(self, mounts: tuple[Mount, ...]) -> HostInfo:
         if self._host_static is None:
@@ -216,29 +327,70 @@ def _membership(
     }
 
 
-def _carry_held_only(
-    namespaces: dict[NsId, Namespace], before: Mapping[NsId, Namespace]
-) -> dict[NsId, Namespace]:
-    """Refreshes skip the holders scan: keep what the last full scan found about holders."""
-    for ns_id, old in before.items():
-        if not old.holders:
-            continue
-        cur = namespaces.get(ns_id)
-        if cur is None:
-            if old.held_only:
-                namespaces[ns_id] = old
-        elif not cur.holders:
-            namespaces[ns_id] = Namespace(
-                id=cur.id,
-                pids=cur.pids,
-                owner=cur.owner,
-                parent=cur.parent,
-                owner_uid=cur.owner_uid,
-                kernel_id=cur.kernel_id,
-                holders=old.holders,
-                facts=cur.facts,
-            )
-    return namespaces
+def _by_ns_dict(processes: Mapping[int, Process]) -> list[tuple[dict[NsType, NsId], list[int]]]:
+    """Processes grouped by their (shared, see procfs.Interner) ns dict: a few hundred groups
+    at 10,000 processes, so per-namespace work hashes NsIds a few hundred times, not 80,000."""
+    groups: dict[int, tuple[dict[NsType, NsId], list[int]]] = {}
+    for pid, p in processes.items():
+        found = groups.get(id(p.ns))
+        if found is None:
+            groups[id(p.ns)] = (p.ns, [pid])
+        else:
+            found[1].append(pid)
+    return list(groups.values())
+
+
+def _members_of(
+    groups: Iterable[tuple[dict[NsType, NsId], list[int]]],
+) -> dict[NsId, tuple[int, ...]]:
+    members: dict[NsId, list[int]] = {}
+    for ns, pids in groups:
+        for ns_id in ns.values():
+            members.setdefault(ns_id, []).extend(pids)
+    return {k: tuple(sorted(v)) for k, v in members.items()}
+
+
+def _continues(
+    old: Namespace,
+    pids: tuple[int, ...],
+    old_procs: Mapping[int, Process],
+    procs: Mapping[int, Process],
+) -> bool:
+    """Whether the namespace of this NsId is the one of the last take: a member process
+    (same pid and start) is still in it. Inodes are reused, so equal ids alone do not say."""
+    for pid in pids:
+        before = old_procs.get(pid)
+        if before is not None and before.start_ticks == procs[pid].start_ticks:
+            ns_id = old.id
+            if before.ns.get(ns_id.type) == ns_id:
+                return True
+    return False
+
+
+def _with_pids(ns: Namespace, pids: tuple[int, ...]) -> Namespace:
+    return Namespace(
+        id=ns.id,
+        pids=pids,
+        owner=ns.owner,
+        parent=ns.parent,
+        owner_uid=ns.owner_uid,
+        kernel_id=ns.kernel_id,
+        holders=ns.holders,
+        facts=ns.facts,
+    )
+
+
+def _with_holders(ns: Namespace, holders: tuple[Any, ...]) -> Namespace:
+    return Namespace(
+        id=ns.id,
+        pids=ns.pids,
+        owner=ns.owner,
+        parent=ns.parent,
+        owner_uid=ns.owner_uid,
+        kernel_id=ns.kernel_id,
+        holders=holders,
+        facts=ns.facts,
+    )
 
 
 def _limitations(host: HostInfo, processes: Mapping[int, Process]) -> list[str]:
