@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from nstui.kernel.cgroups.hierarchy import Hierarchy
-from nstui.kernel.cgroups.memory import parse_flat_keyed
-from nstui.kernel.cgroups.paths import CgroupDir, CgroupPathError, CgroupRef
-from nstui.model.snapshot import Snapshot
+if TYPE_CHECKING:
+    from nstui.kernel.cgroups.hierarchy import Hierarchy
+    from nstui.model.snapshot import Snapshot
 
 CgKey = tuple[int, str]
 
@@ -79,6 +79,11 @@ class CgroupUsageReader:
     def _read(
         h: Hierarchy, path: str, memory_file: str | None, cpu_file: str | None
     ) -> tuple[int | None, int | None]:
+        # Imported here: the UI imports this module for CgroupUsage at start-up, and the
+        # kernel layer is only needed once the first refresh worker runs.
+        from nstui.kernel.cgroups.memory import parse_flat_keyed
+        from nstui.kernel.cgroups.paths import CgroupDir, CgroupPathError, CgroupRef
+
         # A cgroup removed since the walk, or outside the mounted part: nothing to show.
         try:
             with CgroupDir(CgroupRef(h, path)) as directory:

@@ -21,6 +21,7 @@ def _stable_ui(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None
     """Times print in UTC, inputs do not blink, and no test touches the user's config."""
     monkeypatch.setenv("TZ", "UTC")
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     monkeypatch.setattr(Input, "cursor_blink", False)
     time.tzset()
     yield
