@@ -27,7 +27,7 @@ DEFAULT_KEYS: tuple[tuple[str, str], ...] = (
     ("space", "expand or collapse a row"),
     ("enter", "open: expand a row, edit a cgroup's limits"),
     ("home end  g G", "first / last row"),
-    ("pgup pgdn  ^b ^f", "page up / down"),
+    ("pgup pgdn  ctrl+b ctrl+f", "page up / down"),
     ("/", "filter by pid, command, user, namespace id, cgroup path or container"),
     ("escape", "clear the filter, close a dialog"),
     ("s  S", "cycle the sort column / reverse it"),
