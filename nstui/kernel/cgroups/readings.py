@@ -73,6 +73,7 @@ class CgroupReading:
     subtree_control: tuple[str, ...] = ()
     children: tuple[str, ...] = ()
     is_root: bool = False
+    hid: int = 0
 
 
 def _int(text: str | None) -> int | None:
@@ -273,4 +274,5 @@ def read_cgroup(ref: CgroupRef, *, members_limit: int = 500) -> CgroupReading:
         subtree_control=subtree,
         children=children,
         is_root=ref.is_root,
+        hid=ref.hid,
     )
