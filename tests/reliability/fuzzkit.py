@@ -3,7 +3,8 @@
 ``NSTUI_FUZZ_EXAMPLES`` sets hypothesis's examples per property (default 50, enough for
 ``make test`` to stay fast; benchmarks/reliability.py raises it). ``COUNTS`` records how many
 inputs each parser was given, and ``WRITES`` how many write attempts the guard caught (it must
-stay 0: a parser or validator never writes), for the figures ``make reliability`` prints.
+stay 0: a parser or validator never writes), and ``KERNEL_REFUSED`` how many validated values
+the kernel still refused as invalid, for the figures ``make reliability`` prints.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ EXAMPLES = int(os.environ.get("NSTUI_FUZZ_EXAMPLES", "50"))
 COUNTS: Counter[str] = Counter()
 #: write attempts made while a parser ran (name -> count): must stay empty
 WRITES: Counter[str] = Counter()
+#: validated values the kernel refused as invalid (EINVAL/ERANGE), per file: must stay empty
+KERNEL_REFUSED: Counter[str] = Counter()
 
 FUZZ = settings(
     max_examples=EXAMPLES,
