@@ -141,6 +141,22 @@ def _hierarchy_name(snapshot: Snapshot, hid: int) -> str:
     return "unified" if hid == 0 else f"hierarchy {hid}"
 
 
+def uid_inside(snapshot: Snapshot, process: Process) -> int | None:
+    """PROCESS's uid as its own user namespace sees it, through that namespace's uid_map
+    (read from the host, whose ids the map's outside column is in); None for the host's user
+    namespace or when the map is unread or does not cover the uid."""
+    user_ns = process.ns.get(NsType.USER)
+    if process.uid is None or user_ns is None or user_ns == snapshot.host.host_ns.get(NsType.USER):
+        return None
+    namespace = snapshot.namespaces.get(user_ns)
+    if namespace is None:
+        return None
+    for line in namespace.facts.uid_map:
+        if line.outside <= process.uid < line.outside + line.count:
+            return line.inside + process.uid - line.outside
+    return None
+
+
 def _process_rows(snapshot: Snapshot, process: Process) -> list[Row]:
     processes = snapshot.processes
     rows = [Row("command", shlex.join(process.cmdline) if process.cmdline else process.command)]
@@ -152,6 +168,10 @@ def _process_rows(snapshot: Snapshot, process: Process) -> list[Row]:
     else:
         user = f"{process.user} ({process.uid})" if process.user else str(process.uid)
         rows.append(Row("user", user))
+        inside = uid_inside(snapshot, process)
+        if inside is not None:
+            root = "  (root in its user namespace)" if inside == 0 else ""
+            rows.append(Row("uid inside", f"{inside}{root}", Tone.HIGHLIGHT))
     rows.append(Row("state", f"{process.state} ({STATE_NAMES.get(process.state, 'unknown')})"))
     rows.append(Row("threads", str(process.nthreads)))
     age = human_duration(snapshot.taken_at - process.start_time)

@@ -20,6 +20,7 @@ from nstui.model.describe import (
     human_duration,
     humanize_knob,
     render_text,
+    uid_inside,
 )
 from nstui.model.glossary import CGROUP_TERMS, NAMESPACE_TERMS, cgroup_term
 from nstui.model.snapshot import Snapshot
@@ -89,6 +90,16 @@ def test_kernel_thread_zombie_and_gone(snap: Snapshot) -> None:
 def test_rootless_podman_namespaces(snap: Snapshot) -> None:
     d = describe_process(snap, 2360)
     assert d.subtitle == "podman:webapp"
+    proc = rows(d, "Process")
+    assert proc["user"] == "alice (1000)"
+    assert proc["uid inside"] == "0  (root in its user namespace)"
+    assert "uid inside" not in rows(describe_process(snap, 1252), "Process")
+    nspawn_journal = rows(describe_process(snap, 1535), "Process")
+    assert nspawn_journal["uid inside"].startswith("0 ")
+    unmapped = dataclasses.replace(snap.processes[2360], uid=5)
+    assert uid_inside(snap, unmapped) is None
+    mapped = dataclasses.replace(snap.processes[2360], uid=100_007)
+    assert uid_inside(snap, mapped) == 8
     user_ns = snap.processes[2360].ns[NsType.USER]
     ud = describe_namespace(snap, user_ns)
     info = rows(ud, "Namespace")
