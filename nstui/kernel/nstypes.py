@@ -70,6 +70,11 @@ class NsId:
     dev: int
     ino: int
 
+    def __hash__(self) -> int:
+        # Equal ids have equal inodes; the generated hash (which hashes the enum through a
+        # Python-level Enum.__hash__) cost ~1 us, a lot at 80,000 lookups per snapshot.
+        return self.ino
+
     def __str__(self) -> str:
         # Same text as the /proc/PID/ns link and lsns's NS column uses the inode alone.
         return f"{self.type.value}:[{self.ino}]"
