@@ -350,21 +350,29 @@ def monitor_label(process: Process) -> ContainerLabel | None:
 # --- per-snapshot cache ---------------------------------------------------------------------
 
 
+#: "not computed yet" in the label memos, where None is a valid result (compared by identity)
+_UNSET = ContainerLabel("", "")
+
+
 class _SnapshotLabels:
     """Labels of one snapshot's processes, computed on demand and remembered."""
 
-    def __init__(self, snapshot: Snapshot) -> None:
+    def __init__(self, snapshot: Snapshot, previous: _SnapshotLabels | None = None) -> None:
         self.snapshot = snapshot
         self.labels: dict[int, ContainerLabel | None] = {}
         self.tree: dict[int, ContainerLabel | None] = {}
         self.monitors: dict[int, ContainerLabel | None] = {}
         self.hid_order = _hierarchy_order(snapshot)
+        # The scanner shares one cgroups dict among processes with the same /proc/PID/cgroup
+        # text and keeps it across scans: label each dict once. Entries hold the dict, so an
+        # id is never reused while it is a key here.
+        self.by_cgroups: dict[int, tuple[dict[int, str], ContainerLabel | None]] = {}
+        self.previous = previous if previous and previous.hid_order == self.hid_order else None
 
     def process(self, pid: int) -> ContainerLabel | None:
-        try:
-            return self.labels[pid]
-        except KeyError:
-            pass
+        label = self.labels.get(pid, _UNSET)
+        if label is not _UNSET:
+            return label
         process = self.snapshot.processes.get(pid)
         label = None if process is None else self._compute(process)
         self.labels[pid] = label
@@ -403,9 +411,18 @@ class _SnapshotLabels:
         return next(iter(process.cgroups.values()), None)
 
     def _cgroup_label(self, process: Process) -> ContainerLabel | None:
+        paths = process.cgroups
+        key = id(paths)
+        hit = self.by_cgroups.get(key)
+        if hit is None and self.previous is not None:
+            hit = self.previous.by_cgroups.get(key)
+        label = hit[1] if hit is not None and hit[0] is paths else self._paths_label(paths)
+        self.by_cgroups[key] = (paths, label)
+        return label
+
+    def _paths_label(self, paths: dict[int, str]) -> ContainerLabel | None:
         """A container named by any hierarchy's path beats a systemd unit; among units, the
         v2 path, then name=systemd, then the v1 controllers'."""
-        paths = process.cgroups
         fallback: ContainerLabel | None = None
         found = 0
         for hid in self.hid_order:
@@ -429,10 +446,9 @@ class _SnapshotLabels:
         return fallback
 
     def _monitor(self, pid: int) -> ContainerLabel | None:
-        try:
-            return self.monitors[pid]
-        except KeyError:
-            pass
+        label = self.monitors.get(pid, _UNSET)
+        if label is not _UNSET:
+            return label
         process = self.snapshot.processes.get(pid)
         label = None if process is None else monitor_label(process)
         self.monitors[pid] = label
@@ -440,6 +456,15 @@ class _SnapshotLabels:
 
     def _tree_label(self, pid: int) -> ContainerLabel | None:
         """The label a supervising ancestor gives PID (memoised along the chain)."""
+        tree = self.tree
+        if pid in tree:
+            return tree[pid]
+        process = self.snapshot.processes.get(pid)
+        if process is not None and process.ppid > 0 and process.ppid in tree:
+            # the common case: the parent (usually a lower pid) was labelled already
+            label = self._monitor(process.ppid) or tree[process.ppid]
+            tree[pid] = label
+            return label
         chain: list[int] = []
         visited: set[int] = set()  # a torn scan can show a parent loop
         result: ContainerLabel | None = None
@@ -450,10 +475,12 @@ class _SnapshotLabels:
                 result = self.tree[current]
                 break
             process = processes.get(current)
-            if process is None or process.ppid <= 0 or current in visited:
+            if process is None or current in visited:
                 break
             chain.append(current)
             visited.add(current)
+            if process.ppid <= 0:
+                break
             label = self._monitor(process.ppid)
             if label is not None:
                 result = label
@@ -490,7 +517,10 @@ def _labels_of(snapshot: Snapshot) -> _SnapshotLabels:
         for entry in _cache:
             if entry.snapshot is snapshot:
                 return entry
-        entry = _SnapshotLabels(snapshot)
+        previous = _cache[0] if _cache else None
+        entry = _SnapshotLabels(snapshot, previous)
+        if previous is not None:
+            previous.previous = None  # keep one generation: no chain of old snapshots
         _cache.insert(0, entry)
         del _cache[_CACHE_SNAPSHOTS:]
         return entry

@@ -439,3 +439,18 @@ def test_deep_tree_does_not_recurse() -> None:
     chain += [proc(pid, pid - 1, "sh", cgroup="/") for pid in range(3, 3003)]
     snap = snapshot_of(*chain)
     assert label_for_process(snap, 3002) == _label("docker", DOCKER_ID)
+
+
+def test_labels_follow_changes_between_snapshots() -> None:
+    """Labels carried over from the previous snapshot (shared cgroup dicts, as the scanner
+    interns them) stay right, and a process that moved gets its new label."""
+    init = proc(1, 0, "/sbin/init", cgroup="/init.scope")
+    worker = proc(50, 1, "sleep", cgroup=f"/docker/{DOCKER_ID}")
+    first = snapshot_of(init, worker)
+    assert label_for_process(first, 50) == _label("docker", DOCKER_ID)
+    second = snapshot_of(init, worker)  # the same Process objects, a new snapshot
+    assert label_for_process(second, 50) == _label("docker", DOCKER_ID)
+    moved = dataclasses.replace(worker, cgroups={0: "/system.slice/cron.service"})
+    third = snapshot_of(init, moved)
+    assert label_for_process(third, 50) == ContainerLabel("systemd", "cron.service")
+    assert label_for_process(second, 50) == _label("docker", DOCKER_ID)  # older one unchanged
