@@ -10,6 +10,8 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from nstui.kernel.cgroups.hierarchy import Hierarchy
 from nstui.kernel.cgroups.paths import (
@@ -122,3 +124,28 @@ def test_a_mount_that_is_no_cgroupfs_is_refused(tmp_path: Path) -> None:
     h = Hierarchy(0, 2, ("memory",), str(tmp_path / "plain"))
     with pytest.raises(CgroupPathError, match="not a cgroup filesystem"):
         CgroupDir(CgroupRef(h, "/"))
+
+
+@pytest.mark.slow
+@settings(max_examples=400, deadline=None)
+@given(
+    spec=st.one_of(
+        st.text(max_size=40),
+        st.builds(
+            lambda a, b: f"{a}:{b}",
+            st.sampled_from(["memory", "cpu", "cpuacct", "hugetlb", "x"]),
+            st.text(alphabet="/.ab\0-", max_size=20),
+        ),
+        st.builds(lambda b: "/sys/fs/cgroup/memory" + b, st.text(alphabet="/.ab", max_size=20)),
+    )
+)
+def test_any_spec_resolves_inside_a_mount_or_is_refused(spec: str) -> None:
+    try:
+        ref = parse_cgroup_spec(spec, HYBRID)
+    except CgroupPathError as exc:
+        assert str(exc)
+        return
+    directory = ref.directory
+    mount = ref.hierarchy.mountpoint
+    assert directory == mount or directory.startswith(mount + "/")
+    assert ".." not in directory.split("/")
