@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import json
 import os
 import shutil
@@ -302,11 +303,11 @@ def _drive_main(args: argparse.Namespace) -> int:
 
 
 def _reliability() -> Any:
+    """tests/reliability (by name: benchmarks/reliability.py shares its name)."""
     sys.path.insert(0, str(ROOT / "tests"))
-    import reliability.churncheck
-    import reliability.kobjects
-
-    return reliability
+    importlib.import_module("reliability.churncheck")
+    importlib.import_module("reliability.kobjects")
+    return importlib.import_module("reliability")
 
 
 def run_benchmark(starts: int, inflight: int = 16, with_tui: bool = True) -> dict[str, Any]:
