@@ -6,6 +6,7 @@ never a write (fuzzkit.no_writes fails any open for writing while a parser runs)
 from __future__ import annotations
 
 import os
+import shlex
 from collections.abc import Sequence
 
 import pytest
@@ -185,3 +186,27 @@ def test_overlay_layer_paths_survive_escaping(paths: list[str]) -> None:
     escaped = ":".join(overlay_escape(p) for p in paths)
     got = attempt("overlay layer paths", lambda: split_lowerdir(escaped), refusals=())
     assert got.value == (tuple(paths), ())
+
+
+@FUZZ
+@given(
+    typed=st.one_of(
+        typed_text,
+        st.lists(
+            st.sampled_from(["ls", "-l", "'a b'", '"c d"', "\\", "'", '"', "$HOME", ";", "|", "&&",
+                             "\\ ", "*", "\x00", "é", "\t", "#", "`x`", "$(x)"]),
+            max_size=8,
+        ).map(" ".join),
+    )
+)  # fmt: skip
+@example(typed="sh -c 'echo \x00'")  # found by this test: NUL inside an argument
+def test_command_lines_split_like_a_shell(typed: str) -> None:
+    """The run/enter panes split a typed command line into argv (never a shell string)."""
+    from nstui.ui.screens.run_ns import split_command
+
+    got = attempt("command line", lambda: split_command(typed))
+    if got.refused:
+        return
+    argv = got.value
+    assert all("\0" not in arg for arg in argv), f"{typed!r} -> {argv!r}: execve cannot take NUL"
+    assert split_command(shlex.join(argv)) == argv
