@@ -144,6 +144,17 @@ def pids_cgroup() -> Iterator[TmpCgroup]:
         cg.close()
 
 
+@pytest.fixture(params=["v1-pids", "v2"])
+def member_cgroup(request: pytest.FixtureRequest) -> Iterator[TmpCgroup]:
+    """A test cgroup in the v1 pids hierarchy, then in the v2 tree."""
+    cg = TmpCgroup(hierarchy_with("pids") if request.param == "v1-pids" else unified())
+    try:
+        cg.dir.mkdir()
+        yield cg
+    finally:
+        cg.close()
+
+
 @pytest.fixture
 def v2_cgroup() -> Iterator[TmpCgroup]:
     cg = TmpCgroup(unified())
@@ -155,12 +166,17 @@ def v2_cgroup() -> Iterator[TmpCgroup]:
 
 
 @pytest.mark.root
-def test_walk_sees_a_test_cgroup_and_its_member(pids_cgroup: TmpCgroup) -> None:
+def test_walk_sees_a_test_cgroup_and_its_member(member_cgroup: TmpCgroup) -> None:
+    pids_cgroup = member_cgroup
     pid = pids_cgroup.sleeper_in(pids_cgroup.dir)
     found = {c.path: c for c in walk(pids_cgroup.h)}
     mine = found[f"/{pids_cgroup.name}"]
     assert mine.pids == (pid,) and mine.tids == (pid,)
-    assert mine.controllers == pids_cgroup.h.controllers
+    if pids_cgroup.h.version == 1:
+        assert mine.controllers == pids_cgroup.h.controllers
+    else:
+        text = (pids_cgroup.dir / "cgroup.controllers").read_text()
+        assert mine.controllers == tuple(text.split())
     assert mine.parent_path == "/"
     # and /proc/PID/cgroup agrees on the path
     line = next(
