@@ -244,7 +244,7 @@ async def _live_inspect_unmount_and_build(tmp_path: Path, tmp_mount: MountTracke
             lower_input.value = str(path)
             await pilot.press("enter")
         assert build.query_one(LowerList).paths == [str(top), str(bottom)]
-        build.query_one("#target").value = str(target)  # type: ignore[attr-defined]
+        build.query_one("#target").value = str(target)
         await pilot.press("ctrl+r")
         await _settle(pilot)
         assert not isinstance(app.screen, OverlayBuildScreen)
