@@ -83,6 +83,8 @@ def run(args: argparse.Namespace) -> int:
     snapshot = LiveSource(holders=True).take()
     namespaces = [ns for ns in snapshot.namespaces.values() if ns.type in types]
     processes = snapshot.processes
+    for note in snapshot.limitations:  # stderr: what could not be read, and why
+        print(f"nstui ns: {note}", file=sys.stderr)
     if args.json:
         print(json.dumps(to_json(namespaces, processes), indent=2))
         return 0
@@ -96,8 +98,6 @@ def run(args: argparse.Namespace) -> int:
         lines = render_table(namespaces, processes, width)
     for line in lines:
         print(line)
-    for note in snapshot.limitations:
-        print(f"nstui ns: {note}", file=sys.stderr)
     return 0
 
 

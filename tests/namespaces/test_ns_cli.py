@@ -148,3 +148,17 @@ def test_tree_of_a_flat_type_is_a_usage_error(capsys: pytest.CaptureFixture[str]
     assert main(["ns", "--tree", "--type", "net"]) == 2
     _out, err = capsys.readouterr()
     assert err.count("\n") == 1 and "--tree" in err
+
+
+@pytest.mark.root
+def test_without_root_lists_what_it_can_read() -> None:
+    """As nobody, like lsns: only namespaces of readable processes (its own), no traceback,
+    and a note on stderr saying why."""
+    argv = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    argv += [sys.executable, "-m", "nstui", "ns", "--json"]
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=120, cwd="/")
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr and "not root" in result.stderr
+    entries = json.loads(result.stdout)["namespaces"]
+    assert {e["type"] for e in entries} == {t.value for t in NS_TYPES}
+    assert all(e["user"] == "nobody" for e in entries if e["nprocs"])
