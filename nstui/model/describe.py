@@ -474,6 +474,60 @@ def humanize_knob(key: str, value: str) -> str:
     return text
 
 
+#: The files a cgroup's detail shows first, in this order (limits beside their usage); other
+#: files follow, dimmed, in the order given.
+HEADLINE_FILES: tuple[str, ...] = (
+    "memory.max",
+    "memory.high",
+    "memory.current",
+    "memory.peak",
+    "memory.swap.max",
+    "memory.swap.current",
+    "memory.limit_in_bytes",
+    "memory.soft_limit_in_bytes",
+    "memory.usage_in_bytes",
+    "memory.max_usage_in_bytes",
+    "memory.memsw.limit_in_bytes",
+    "memory.memsw.usage_in_bytes",
+    "cpu.max",
+    "cpu.weight",
+    "cpu.cfs_quota_us",
+    "cpu.cfs_period_us",
+    "cpu.shares",
+    "cpuacct.usage",
+    "pids.max",
+    "pids.current",
+    "cpuset.cpus",
+    "cpuset.mems",
+    "freezer.state",
+    "cgroup.freeze",
+    "io.max",
+    "io.weight",
+    "blkio.weight",
+)
+#: Membership lists: the Processes section shows them already.
+_MEMBER_FILES = frozenset({"cgroup.procs", "tasks", "cgroup.threads"})
+#: Lines of a multi-line file (memory.stat, io.max...) shown before "… N more lines".
+MAX_VALUE_LINES = 4
+
+
+def _usage_rows(usage: Mapping[str, str]) -> list[Row]:
+    rank = {name: i for i, name in enumerate(HEADLINE_FILES)}
+    keys = [k for k in usage if k not in _MEMBER_FILES]
+    headline = sorted((k for k in keys if k in rank), key=rank.__getitem__)
+    rest = [k for k in keys if k not in rank and not k.startswith("hugetlb.")]
+    hugetlb = [k for k in keys if k.startswith("hugetlb.")]
+    rows = []
+    for key in [*headline, *hugetlb, *rest]:
+        tone = Tone.MUTED if key in rest else Tone.PLAIN
+        lines = humanize_knob(key, usage[key]).splitlines() or ["(empty)"]
+        if len(lines) > MAX_VALUE_LINES:
+            more = len(lines) - MAX_VALUE_LINES + 1
+            lines = [*lines[: MAX_VALUE_LINES - 1], f"… {more} more lines"]
+        rows.append(Row(key, "\n".join(lines), tone))
+    return rows
+
+
 def _find_hierarchy(snapshot: Snapshot, hid: int) -> Hierarchy | None:
     return next((h for h in snapshot.hierarchies if h.hid == hid), None)
 
@@ -546,7 +600,9 @@ def describe_cgroup(
     elif not usage:
         usage_rows = (Row("", "no limit or usage files here", Tone.MUTED),)
     else:
-        usage_rows = tuple(Row(key, humanize_knob(key, value)) for key, value in usage.items())
+        usage_rows = tuple(_usage_rows(usage)) or (
+            Row("", "no limit or usage files here", Tone.MUTED),
+        )
     sections.append(Section("Limits and usage", usage_rows))
     sections.append(_members_section(snapshot, cgroup.pids))
     label = label_for_cgroup_path(path)
@@ -567,5 +623,7 @@ def render_text(description: Description) -> str:
         width = max((len(row.label) for row in section.rows), default=0)
         for row in section.rows:
             label = f"{row.label:<{width}}  " if width else ""
-            lines.append(f"  {label}{row.value}".rstrip())
+            first, *more = row.value.split("\n")
+            lines.append(f"  {label}{first}".rstrip())
+            lines.extend(f"  {' ' * len(label)}{line}".rstrip() for line in more)
     return "\n".join(lines) + "\n"

@@ -198,6 +198,34 @@ def test_cgroup_with_usage(snap: Snapshot) -> None:
     assert len(rows(d, "Processes")) == 3
 
 
+def test_usage_headline_first_members_dropped_long_values_cut(snap: Snapshot) -> None:
+    memory = next(h.hid for h in snap.hierarchies if h.name == "memory")
+    usage = {
+        "memory.swappiness": "60",
+        "cgroup.procs": "1220\n1252\n1253",
+        "tasks": "1220\n1252\n1253",
+        "memory.oom_control": "oom_kill_disable 0\nunder_oom 0\noom_kill 2\na 1\nb 2\nc 3",
+        "memory.usage_in_bytes": "4096",
+        "memory.limit_in_bytes": "8192",
+    }
+    d = describe_cgroup(snap, memory, "/system.slice/docker.service", usage)
+    section = d.section("Limits and usage")
+    assert section is not None
+    assert [r.label for r in section.rows] == [
+        "memory.limit_in_bytes",
+        "memory.usage_in_bytes",
+        "memory.swappiness",
+        "memory.oom_control",
+    ]
+    assert [r.tone for r in section.rows] == [Tone.PLAIN, Tone.PLAIN, Tone.MUTED, Tone.MUTED]
+    assert section.rows[-1].value == "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n… 3 more lines"
+    text = render_text(d)
+    assert "  memory.oom_control     oom_kill_disable 0\n" in text
+    assert "\n                         under_oom 0\n" in text
+    only_members = describe_cgroup(snap, memory, "/", {"cgroup.procs": "1"})
+    assert rows(only_members, "Limits and usage") == {"": "no limit or usage files here"}
+
+
 def test_cgroup_root_unified_and_unread_usage(snap: Snapshot) -> None:
     d = describe_cgroup(snap, 0, "/")
     info = rows(d, "Cgroup")
