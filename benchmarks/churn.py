@@ -230,7 +230,16 @@ class Driver:
                 time.sleep(0.001)  # EBUSY: the killed member is still leaving
         self._fail("cgroup", ["rmdir", str(cg)], "still busy")
 
-    def run(self, target_starts: int, ready: Path | None, max_seconds: float) -> DriveResult:
+    def run(
+        self,
+        target_starts: int,
+        ready: Path | None,
+        max_seconds: float,
+        stop_file: Path | None = None,
+    ) -> DriveResult:
+        """Churn until ``target_starts`` starts are made and, when ``stop_file`` is given,
+        until it exists too (the watcher creates it once it has seen enough); at most
+        ``max_seconds``."""
         churner: subprocess.Popen[str] | None = None
         self.anchors = start_anchors(4, self.tag)
         try:
@@ -244,8 +253,13 @@ class Driver:
                 text=True,
             )
             start = time.monotonic()
-            i = 0
-            while self.result.starts < target_starts and time.monotonic() - start < max_seconds:
+            i = rounds = 0
+            while time.monotonic() - start < max_seconds:
+                rounds += 1
+                if self.result.starts >= target_starts and (
+                    stop_file is None or (rounds % 64 == 0 and stop_file.exists())
+                ):
+                    break
                 while len(self.pending) < self.inflight:
                     self.launch(MIX[i % len(MIX)])
                     i += 1
@@ -292,7 +306,7 @@ def _drive_main(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, on_term)
     driver = Driver(args.tag, args.cgroup_parent, args.inflight, args.netns_every)
     try:
-        result = driver.run(args.starts, args.ready, args.max_seconds)
+        result = driver.run(args.starts, args.ready, args.max_seconds, args.stop_file)
     except KeyboardInterrupt:
         return 130
     print(json.dumps(result.__dict__))
@@ -343,6 +357,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     drive.add_argument("--inflight", type=int, default=16)
     drive.add_argument("--netns-every", type=int, default=4)
     drive.add_argument("--max-seconds", type=float, default=300.0)
+    drive.add_argument("--stop-file", type=Path, help="after --starts, go on until it exists")
     parser.add_argument("--starts", type=int, default=10_000)
     parser.add_argument("--inflight", type=int, default=16)
     parser.add_argument("--no-tui", action="store_true")

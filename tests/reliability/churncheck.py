@@ -206,8 +206,13 @@ def watch_churn(
     with_tui: bool = True,
     full_every: int = 5,
     source_options: Mapping[str, Any] | None = None,
+    stop_file: Path | None = None,
+    min_snapshots: int = 6,
 ) -> Watch:
-    """Take LiveSource snapshots back to back until ``driver`` exits, checking each one."""
+    """Take LiveSource snapshots back to back until ``driver`` exits, checking each one.
+    Once ``min_snapshots`` are taken (one of them full) ``stop_file`` is created, telling the
+    driver it may end: on a slow, busy machine the churn then lasts as long as the watch needs.
+    """
     from nstui.model.scanner import LiveSource
 
     watch = Watch()
@@ -235,6 +240,8 @@ def watch_churn(
             watch.snapshots += 1
             watch.full_snapshots += int(full)
             watch.processes_seen += len(snap.processes)
+            if stop_file is not None and watch.snapshots >= max(min_snapshots, full_every):
+                stop_file.touch()
             problems, checked = check_snapshot(snap, anchors)
             watch.marked_checked += checked
             for problem in problems:
@@ -297,8 +304,10 @@ def run_churn(
     """Run benchmarks/churn.py's generator for ``starts`` process starts, watching it."""
     with tempfile.TemporaryDirectory(prefix="nstui-churn-") as tmp:
         ready = Path(tmp) / "ready.json"
+        stop_file = Path(tmp) / "enough"
         argv = [sys.executable, str(CHURN_SCRIPT), "drive", "--starts", str(starts)]
         argv += ["--tag", tag, "--ready", str(ready), "--inflight", str(inflight)]
+        argv += ["--stop-file", str(stop_file), "--max-seconds", str(max(timeout - 30, 30))]
         for parent in cgroup_parents:
             argv += ["--cgroup-parent", parent]
         driver = subprocess.Popen(
@@ -310,7 +319,7 @@ def run_churn(
             start_new_session=True,
         )
         try:
-            watch = watch_churn(driver, ready, with_tui=with_tui)
+            watch = watch_churn(driver, ready, with_tui=with_tui, stop_file=stop_file)
             out, err = driver.communicate(timeout=timeout)
         finally:
             if driver.poll() is None:
