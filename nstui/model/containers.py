@@ -414,8 +414,9 @@ class _SnapshotLabels:
         paths = process.cgroups
         key = id(paths)
         hit = self.by_cgroups.get(key)
-        if hit is None and self.previous is not None:
-            hit = self.previous.by_cgroups.get(key)
+        previous = self.previous  # once: another thread may drop it meanwhile
+        if hit is None and previous is not None:
+            hit = previous.by_cgroups.get(key)
         label = hit[1] if hit is not None and hit[0] is paths else self._paths_label(paths)
         self.by_cgroups[key] = (paths, label)
         return label
