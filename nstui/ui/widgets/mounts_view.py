@@ -31,7 +31,7 @@ from nstui.model.snapshot import Snapshot
 MODES: tuple[str, ...] = ("union", "all", "dm")
 
 COLUMNS: dict[str, tuple[str, ...]] = {
-    "union": ("NAMESPACE", "TARGET", "TYPE", "LAYERS", "UPPER", "OPTIONS", "PROCS"),
+    "union": ("NAMESPACE", "TARGET", "TYPE", "OWNER", "LAYERS", "UPPER", "OPTIONS", "PROCS"),
     "all": ("NAMESPACE", "TARGET", "FSTYPE", "SOURCE", "OPTIONS"),
     "dm": ("NAME", "DEVICE", "SIZE", "TARGETS", "MOUNTED"),
 }
@@ -52,14 +52,27 @@ class Row:
     cells: tuple[str | Text, ...]
 
 
-def ns_name(ns: MountNamespace, state: MountsState, snapshot: Snapshot | None) -> str:
-    """A mount namespace as people know it: inode, and its container or first command."""
+def ns_label(ns: MountNamespace, state: MountsState, snapshot: Snapshot | None) -> str:
+    """A mount namespace as people know it: its container, else its first command."""
     label = state.containers.get(str(ns.ns))
     if label is None and snapshot is not None:
         label = label_for_namespace(snapshot, ns.ns) or None
-    label = label or ns.label
+    return label or ns.label
+
+
+def ns_name(ns: MountNamespace, state: MountsState, snapshot: Snapshot | None) -> str:
+    """Inode and label, for the NAMESPACE column."""
     own = " (nstui's)" if ns.is_own else ""
-    return f"{ns.ns.ino}{own} {_short(label, 24)}".rstrip()
+    return f"{ns.ns.ino}{own} {_short(ns_label(ns, state, snapshot), 24)}".rstrip()
+
+
+def owner(union: UnionMount, state: MountsState) -> str:
+    """The container or image a union mount belongs to, from its runtime's layout."""
+    for path in (union.target, union.upper, *union.layers[:1]):
+        label = state.labels.get(path) if path else None
+        if label is not None:
+            return f"{label.runtime}:{label.name}"
+    return state.containers.get(str(union.namespace.ns), "-")
 
 
 def union_rows(
@@ -70,8 +83,7 @@ def union_rows(
         if types and union.kind not in types:
             continue
         layers = union.layers
-        top = state.labels.get(layers[0]) if layers else None
-        layer_text = f"{len(layers)}" + (f" · top: {top.name}" if top else "")
+        layer_text = str(len(layers))
         upper = union.upper or "(read-only)"
         options = ""
         if union.overlay is not None:
@@ -84,6 +96,7 @@ def union_rows(
                     ns_name(union.namespace, state, snapshot),
                     union.target,
                     union.kind,
+                    owner(union, state),
                     layer_text,
                     _short(upper, 40),
                     options,
@@ -142,7 +155,9 @@ def union_detail(union: UnionMount, state: MountsState, snapshot: Snapshot | Non
     out = Text()
     out.append(f"{union.target}", style="bold")
     out.append(f"  {union.kind}, mount id {union.mount.mount_id}\n")
-    out.append(f"mount namespace {union.namespace.ns}: {ns_name(union.namespace, state, snapshot)}")
+    own = ", nstui's" if union.namespace.is_own else ""
+    label = ns_label(union.namespace, state, snapshot)
+    out.append(f"mount namespace {union.namespace.ns} ({label}{own})")
     pids = union.namespace.pids
     shown = ", ".join(map(str, pids[:8])) + (" …" if len(pids) > 8 else "")
     out.append(f"  ({len(pids)} processes: {shown})\n")
