@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import threading
 
 import pytest
 
@@ -454,3 +455,27 @@ def test_labels_follow_changes_between_snapshots() -> None:
     third = snapshot_of(init, moved)
     assert label_for_process(third, 50) == ContainerLabel("systemd", "cron.service")
     assert label_for_process(second, 50) == _label("docker", DOCKER_ID)  # older one unchanged
+
+
+def test_concurrent_labelling_of_alternating_snapshots() -> None:
+    """The refresh worker labels the new snapshot while the event loop names things in the
+    old one: the shared cache must give every thread right answers."""
+    init = proc(1, 0, "/sbin/init", cgroup="/init.scope")
+    workers = [proc(100 + i, 1, "sleep", cgroup=f"/docker/{DOCKER_ID}") for i in range(300)]
+    snaps = [snapshot_of(init, *workers) for _ in range(6)]
+    errors: list[BaseException] = []
+
+    def run(offset: int) -> None:
+        try:
+            for k in range(30):
+                labels = container_labels(snaps[(k + offset) % len(snaps)])
+                assert len(labels) == 301 and labels[250] == _label("docker", DOCKER_ID)
+        except BaseException as exc:  # collected and re-raised in the test's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
