@@ -117,6 +117,10 @@ class CgroupActions(Protocol):
 
     def history(self) -> list[AuditEntry]: ...
 
+    def audit_location(self) -> str:
+        """Where the audit log is kept (shown in the history screen)."""
+        ...
+
     def undo(self, entry_id: str) -> UndoOutcome: ...
 
     def targets(self, hid: int) -> list[str]:
@@ -329,6 +333,9 @@ class LiveCgroupActions:
 
     def history(self) -> list[AuditEntry]:
         return self._audit.entries()
+
+    def audit_location(self) -> str:
+        return self._audit.path
 
     def undo(self, entry_id: str) -> UndoOutcome:
         self._guard()

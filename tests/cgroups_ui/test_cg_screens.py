@@ -266,3 +266,33 @@ async def test_move_dialog_moves_a_real_process(
         await settle(pilot)
     assert str(proc.pid) in (leaf / "cgroup.procs").read_text().split()
     assert os.path.exists(f"/proc/{proc.pid}")
+
+
+@sync
+async def test_recorded_actions_fill_every_part_of_the_pane() -> None:
+    from data.recorded import load_recorded_snapshot  # tests/ is on sys.path (conftest)
+
+    from nstui.model.cgroup_recorded import RecordedCgroupActions
+
+    recorded = load_recorded_snapshot()
+    live = live_actions()
+    cgroups = RecordedCgroupActions(recorded)
+    actions = Actions(namespaces=live.namespaces, cgroups=cgroups, mounts=live.mounts)
+    memory = next(h for h in recorded.hierarchies if "memory" in h.controllers)
+    path = next(
+        p for (hid, p) in recorded.cgroups if hid == memory.hid and p.startswith("/docker/")
+    )
+    app = Host(lambda: LimitsScreen(actions, recorded, memory.hid, path))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, LimitsScreen)
+        table = screen.query_one("#knobs", DataTable)
+        key = f"{memory.hid}|memory.limit_in_bytes"
+        assert table.get_cell(key, "value") == "512M"
+        assert table.get_cell(key, "effective") == "400M ← /docker"
+        assert screen.query_one("#members", DataTable).row_count > 0
+        assert "recorded snapshot" in str(screen.query_one("#limits-banner", Static).render())
+        await pilot.press("H")
+        await settle(pilot)
+        assert app.screen.query_one("#entries", DataTable).row_count == 3

@@ -48,9 +48,12 @@ class AuditHistoryScreen(Screen[None]):
     ]
 
     class Loaded(Message):
-        def __init__(self, entries: list[AuditEntry], error: str | None = None) -> None:
+        def __init__(
+            self, entries: list[AuditEntry], location: str, error: str | None = None
+        ) -> None:
             super().__init__()
             self.entries = entries
+            self.location = location
             self.error = error
 
     class Undone(Message):
@@ -81,10 +84,11 @@ class AuditHistoryScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="audit-load", exit_on_error=False)
     def _load(self) -> None:
+        cgroups = self.actions.cgroups
         try:
-            self.post_message(self.Loaded(self.actions.cgroups.history()))
+            self.post_message(self.Loaded(cgroups.history(), cgroups.audit_location()))
         except (CgroupActionError, OSError) as exc:
-            self.post_message(self.Loaded([], str(exc)))
+            self.post_message(self.Loaded([], "", str(exc)))
 
     @on(Loaded)
     def _loaded(self, message: Loaded) -> None:
@@ -110,9 +114,12 @@ class AuditHistoryScreen(Screen[None]):
         if message.error:
             status.update(message.error)
         elif not message.entries:
-            status.update("No changes recorded yet.")
+            status.update(f"No changes recorded yet in {message.location}.")
         else:
-            status.update(f"{len(message.entries)} changes. u or Enter undoes the selected one.")
+            status.update(
+                f"{len(message.entries)} changes in {message.location}. "
+                "u or Enter undoes the selected one."
+            )
 
     def _selected(self) -> AuditEntry | None:
         table: DataTable[str] = self.query_one("#entries", DataTable)

@@ -54,7 +54,7 @@ KNOB_COLUMNS = (
     ("value", "Value", 16),
     ("usage", "Usage", 9),
     ("effective", "Effective", 18),
-    ("meaning", "Meaning", 32),
+    ("meaning", "Meaning", 26),
 )
 MEMBER_COLUMNS = (
     ("pid", "PID", 8),
@@ -107,19 +107,19 @@ class LimitsScreen(Screen[None]):
     CSS_PATH = limits_css()
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q", "close", "Back"),
-        Binding("plus,equals_sign", "step(1)", "+Step", key_display="+"),
-        Binding("minus", "step(-1)", "-Step", key_display="-"),
-        Binding("enter", "edit", "Set", show=False),
-        Binding("m", "unlimited", "Unlimited"),
+        Binding("enter", "edit", "Set", key_display="⏎"),
+        Binding("plus,equals_sign", "step(1)", "Up", key_display="+"),
+        Binding("minus", "step(-1)", "Down", key_display="-"),
+        Binding("m", "unlimited", "Max"),
         Binding("u", "undo", "Undo"),
-        Binding("f", "freeze", "Freeze/thaw"),
-        Binding("K", "kill", "Kill all"),
-        Binding("n", "new_child", "New child"),
-        Binding("D", "delete", "Delete"),
-        Binding("c", "subtree", "Controllers"),
-        Binding("p", "move_here", "Move pid here"),
+        Binding("f", "freeze", "Freeze"),
+        Binding("K", "kill", "Kill"),
+        Binding("n", "new_child", "New"),
+        Binding("D", "delete", "Del"),
+        Binding("c", "subtree", "Ctrls"),
+        Binding("p", "move_here", "Move pid"),
         Binding("H", "history", "History"),
-        Binding("r", "refresh", "Refresh"),
+        Binding("r", "refresh", "Refresh", show=False),
         Binding("tab", "switch_table", "Knobs/procs", show=False),
         Binding("j", "cursor(1)", "Down", show=False),
         Binding("k", "cursor(-1)", "Up", show=False),
@@ -184,7 +184,7 @@ class LimitsScreen(Screen[None]):
                     yield UsageGauge("pids", fmt_count, id="g-pids")
                     yield UsageGauge("io read/s", fmt_bytes, id="g-io-read")
                     yield UsageGauge("io write/s", fmt_bytes, id="g-io-write")
-                    yield UsageGauge("psi some", fmt_pct, id="g-psi")
+                    yield UsageGauge("psi some", fmt_pct, scale=100.0, id="g-psi")
                 yield Static("", id="counters")
             table: DataTable[str] = DataTable(id="knobs", cursor_type="row", zebra_stripes=True)
             yield table
@@ -291,17 +291,21 @@ class LimitsScreen(Screen[None]):
             None if sample.memory is None else float(sample.memory),
             None if sample.memory_limit is None else float(sample.memory_limit),
         )
+        measuring = "(measuring…)" if prev is None else "(not available)"
         self.query_one("#g-cpu", UsageGauge).push(
-            None if cpu is None else cpu / 1e6, sample.cpu_limit
+            None if cpu is None else cpu / 1e6,
+            sample.cpu_limit,
+            measuring if sample.cpu_usec is not None else "(not available)",
         )
         self.query_one("#g-pids", UsageGauge).push(
             None if sample.pids is None else float(sample.pids),
             None if sample.pids_limit is None else float(sample.pids_limit),
         )
-        self.query_one("#g-io-read", UsageGauge).push(io_r, None)
-        self.query_one("#g-io-write", UsageGauge).push(io_w, None)
+        io_missing = measuring if sample.io_read is not None else "(not available)"
+        self.query_one("#g-io-read", UsageGauge).push(io_r, None, io_missing)
+        self.query_one("#g-io-write", UsageGauge).push(io_w, None, io_missing)
         some = max((p[1] for p in sample.psi), default=None)
-        self.query_one("#g-psi", UsageGauge).push(some, 100.0 if some is not None else None)
+        self.query_one("#g-psi", UsageGauge).push(some, None)
         lines = []
         for resource, some_avg, full_avg in sample.psi:
             full = f" full {full_avg:.2f}" if full_avg is not None else ""
