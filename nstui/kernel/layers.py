@@ -72,9 +72,9 @@ def stack_from_overlay(ovl: OverlayMount, root: str = "") -> LayerStack:
     ``/proc/PID/root`` for a mount of another mount namespace)."""
     layers: list[Layer] = []
     if ovl.upper is not None:
-        layers.append(Layer("upper", 0, ovl.upper, _under(root, ovl.upper)))
+        layers.append(Layer("upper", 0, ovl.upper, _under(root, ovl.absolute(ovl.upper))))
     for i, path in enumerate(ovl.lowers, start=1):
-        layers.append(Layer("lower", i, path, _under(root, path)))
+        layers.append(Layer("lower", i, path, _under(root, ovl.absolute(path))))
     prefix = "user." if ovl.options.userxattr else "trusted."
     return LayerStack(tuple(layers), style="overlay", xattr_prefix=prefix)
 

@@ -18,6 +18,7 @@ options; commas inside values come as ``\054``.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from nstui.kernel.mountinfo import Mount, unescape_octal
@@ -205,6 +206,29 @@ class OverlayMount:
     @property
     def work(self) -> str | None:
         return self.options.work
+
+    @property
+    def base_dir(self) -> str | None:
+        """Where relative layer paths start, when the mount has any.
+
+        docker's overlay2 driver mounts with paths relative to its home (``l/SHORT``,
+        ``ID/diff``) when the absolute option string would not fit in a page, after a chdir
+        there; mountinfo keeps them relative. The home is two levels above the merged dir
+        (``HOME/ID/merged``). None when every path is absolute or the layout is unknown."""
+        paths = [*self.lowers, *self.options.data_lowers, self.upper or "/", self.work or "/"]
+        if all(p.startswith("/") for p in paths):
+            return None
+        target = self.mount.mountpoint
+        if target.endswith("/merged"):
+            return os.path.dirname(os.path.dirname(target))
+        return None
+
+    def absolute(self, path: str) -> str:
+        """PATH made absolute against ``base_dir`` when it is relative (else unchanged)."""
+        base = self.base_dir
+        if path.startswith("/") or base is None:
+            return path
+        return os.path.normpath(os.path.join(base, path))
 
 
 def overlay_from_mount(mount: Mount) -> OverlayMount | None:

@@ -135,6 +135,7 @@ def _container_of(ns: MountNamespace) -> str | None:
 
 
 def _labels(unions: Sequence[UnionMount]) -> dict[str, LayerLabel]:
+    """Runtime labels of every layer path (keyed as mountinfo shows the path)."""
     labeler = RuntimeLabeler()
     out: dict[str, LayerLabel] = {}
     for union in unions:
@@ -145,7 +146,8 @@ def _labels(unions: Sequence[UnionMount]) -> dict[str, LayerLabel]:
         for path in paths:
             if path in out:
                 continue
-            label = labeler.label(path)
+            real = union.overlay.absolute(path) if union.overlay is not None else path
+            label = labeler.label(real)
             if label is not None:
                 out[path] = label
     return out

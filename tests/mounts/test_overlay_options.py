@@ -149,3 +149,18 @@ def test_legacy_roundtrip_through_mountinfo(layers: list[str]) -> None:
 def test_lowerdir_plus_roundtrip_through_mountinfo(layers: list[str]) -> None:
     raw = ",".join("lowerdir+=" + _kernel_show(p) for p in layers)
     assert parse_overlay_options("rw," + raw).lowers == tuple(layers)
+
+
+def test_docker_relative_layers_resolve_against_its_home() -> None:
+    """docker mounts with paths relative to /var/lib/docker/overlay2 when the absolute
+    option string would not fit in a page; mountinfo keeps them relative."""
+    line = (
+        "1300 28 0:140 / /var/lib/docker/overlay2/abc/merged rw,relatime - overlay overlay "
+        "rw,lowerdir=l/X7Q:l/Y2P,upperdir=abc/diff,workdir=abc/work,index=off"
+    )
+    ovl = _overlay(line)
+    assert ovl.lowers == ("l/X7Q", "l/Y2P")
+    assert ovl.base_dir == "/var/lib/docker/overlay2"
+    assert ovl.absolute("l/X7Q") == "/var/lib/docker/overlay2/l/X7Q"
+    assert ovl.absolute(ovl.upper or "") == "/var/lib/docker/overlay2/abc/diff"
+    assert _overlay(NEW_API).base_dir is None
