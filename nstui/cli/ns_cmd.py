@@ -54,6 +54,14 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "-u", "--notruncate", action="store_true", help="do not truncate COMMAND on a terminal"
     )
+    parser.add_argument(
+        "-p", "--task", type=int, metavar="PID", help="only the namespaces of this process"
+    )
+    parser.add_argument(
+        "namespace",
+        nargs="?",
+        help="only this namespace: its inode, or type:[inode] as /proc/PID/ns links show it",
+    )
     parser.set_defaults(func=run)
 
 
@@ -80,9 +88,20 @@ def run(args: argparse.Namespace) -> int:
     types = selected_types(args.type)
     if args.tree and not set(types) & set(NESTED_TYPES):
         raise UsageError("nstui ns: --tree nests user and pid namespaces; choose one of those")
+    wanted = None if args.namespace is None else parse_namespace_arg(args.namespace)
     snapshot = LiveSource(holders=True).take()
-    namespaces = [ns for ns in snapshot.namespaces.values() if ns.type in types]
     processes = snapshot.processes
+    namespaces = [ns for ns in snapshot.namespaces.values() if ns.type in types]
+    if wanted is not None:
+        namespaces = [ns for ns in namespaces if ns.id.ino == wanted[1]]
+        namespaces = [ns for ns in namespaces if wanted[0] is None or ns.type is wanted[0]]
+    if args.task is not None:
+        task = processes.get(args.task)
+        if task is None:
+            print(f"nstui ns: no process {args.task} (or it is not readable)", file=sys.stderr)
+            return 1
+        mine = set(task.ns.values())
+        namespaces = [ns for ns in namespaces if ns.id in mine]
     for note in snapshot.limitations:  # stderr: what could not be read, and why
         print(f"nstui ns: {note}", file=sys.stderr)
     if args.json:
@@ -99,6 +118,19 @@ def run(args: argparse.Namespace) -> int:
     for line in lines:
         print(line)
     return 0
+
+
+def parse_namespace_arg(text: str) -> tuple[NsType | None, int]:
+    """``4026532281`` or ``net:[4026532281]`` -> (type or None, inode); UsageError else."""
+    from nstui.cli.main import UsageError
+    from nstui.kernel.namespaces import parse_ns_text
+
+    if text.isdigit():
+        return None, int(text)
+    parsed = parse_ns_text(text)
+    if parsed is None:
+        raise UsageError(f"nstui ns: not a namespace: {text!r} (an inode or type:[inode])")
+    return parsed
 
 
 # --- shared facts about one namespace -----------------------------------------------------

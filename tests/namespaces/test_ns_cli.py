@@ -162,3 +162,25 @@ def test_without_root_lists_what_it_can_read() -> None:
     entries = json.loads(result.stdout)["namespaces"]
     assert {e["type"] for e in entries} == {t.value for t in NS_TYPES}
     assert all(e["user"] == "nobody" for e in entries if e["nprocs"])
+
+
+@pytest.mark.root
+def test_task_and_namespace_filters(procs: Procs) -> None:
+    child, _quiet = quiet_namespaces(procs)
+    result = nstui("ns", "--json", "-p", str(child))
+    assert result.returncode == 0, result.stderr
+    entries = json.loads(result.stdout)["namespaces"]
+    assert {(e["type"], e["ns"]) for e in entries} == {
+        (t.value, ns_inode(child, t.value)) for t in NS_TYPES
+    }
+    net = ns_inode(child, "net")
+    for arg in (str(net), f"net:[{net}]"):
+        result = nstui("ns", "--json", arg)
+        assert result.returncode == 0, result.stderr
+        assert [e["ns"] for e in json.loads(result.stdout)["namespaces"]] == [net]
+
+
+def test_bad_namespace_argument_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["ns", "bogus:[1]"]) == 2
+    _out, err = capsys.readouterr()
+    assert err.count("\n") == 1 and "bogus" in err
