@@ -5,8 +5,11 @@ of the owning user namespace and of the parent pid/user namespace) before COMMAN
 Namespaces no process is in are listed too: NPROCS 0 and, in COMMAND, what keeps them alive
 (``<bind mount /run/netns/x>``, ``<fd /proc/PID/fd/N>``, ``<owner of net:[...]>``).
 ``--json`` keeps lsns -J's shape and field names (``ns`` is the inode as a number, ``pns`` and
-``ons`` are 0 when there is none, as lsns prints them) and adds nstui's own fields.
-``--tree`` nests user and pid namespaces under their parents.
+``ons`` are 0 when there is none, as lsns prints them) and adds nstui's own fields; the list
+is flat, as ``lsns -J --list`` prints it (plain ``lsns -J`` nests an entry under
+``children`` of the namespace whose lowest pid is an ancestor of its own).
+``--tree`` nests user and pid namespaces under their parents. ``-p PID`` and a namespace
+argument (inode or ``type:[inode]``) filter as in lsns.
 """
 
 from __future__ import annotations
