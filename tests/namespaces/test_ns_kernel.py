@@ -238,3 +238,25 @@ def test_namespace_only_a_thread_is_in(procs: Procs) -> None:
     ]
     assert not ns.held_only  # a thread is in it
     assert ns.owner == self_ns(NsType.USER)
+
+
+BIND_IN_PRIVATE_MNT_NS = 'unshare --net="$1" true && echo bound && exec sleep 1000'
+
+
+@pytest.mark.root
+def test_bind_mount_seen_only_in_another_mount_namespace(procs: Procs, tmp_path: Path) -> None:
+    target = tmp_path / "private-netns"
+    target.touch()
+    # the nsfs bind mount exists only in a private mount namespace: it goes when that dies
+    argv = ["unshare", "--mount", "--propagation", "private", "sh", "-c"]
+    proc = procs.start([*argv, BIND_IN_PRIVATE_MNT_NS, "sh", str(target)], stdout=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "bound"
+    assert not os.path.ismount(target)  # not in ours
+    ino = os.stat(f"/proc/{proc.pid}/root{target}").st_ino
+    namespaces = build_namespaces(scan_processes(), holders=True)
+    ns = by_inode(namespaces, NsType.NET, ino)
+    assert ns.held_only
+    holders = [(h.kind, h.path) for h in ns.holders]
+    assert holders == [(HolderKind.BIND_MOUNT, str(target))]
+    assert ns_inode(ns.holders[0].pid, "mnt") == ns_inode(proc.pid, "mnt")
+    assert ns.owner == self_ns(NsType.USER)  # opened through /proc/PID/root/...
