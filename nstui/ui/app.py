@@ -34,12 +34,12 @@ from nstui.model.actions import Actions
 from nstui.model.cgroup_usage import CgKey, CgroupUsage
 from nstui.model.snapshot import Snapshot
 from nstui.model.source import SnapshotSource
-from nstui.ui.rows import Key, RowSet
+from nstui.ui.rows import Key, Prepared, RowSet, ViewState, prepare
 from nstui.ui.theme_store import ThemeStore
 from nstui.ui.views.cgroups import CgroupsView, build_cgroup_rows
 from nstui.ui.views.cgroups import usage_from_processes as _usage_from_processes
 from nstui.ui.views.namespaces import NamespacesView, build_namespace_rows
-from nstui.ui.views.processes import ProcessesView, build_process_rows
+from nstui.ui.views.processes import ProcessesView, ProcessRowBuilder
 from nstui.ui.widgets.filterbar import FilterBar
 from nstui.ui.widgets.rowtable import RowTable
 
@@ -68,6 +68,16 @@ class BuiltRows:
     #: the namespace view's expansion and nesting the rows were built for
     ns_expanded: frozenset[Key]
     ns_nesting: bool
+    #: layouts of (processes, namespaces, cgroups) for the view states of RefreshParams
+    prepared: tuple[Prepared, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshParams:
+    ns_expanded: frozenset[Key]
+    ns_nesting: bool
+    states: tuple[ViewState, ViewState, ViewState]
+    shown: tuple[RowSet, RowSet, RowSet]
 
 
 class SnapshotReady(Message):
@@ -135,8 +145,12 @@ class NstuiApp(App[int]):
         *,
         theme_store: ThemeStore | None = None,
         usage_reader: UsageReader | None = None,
+        recorded: bool = False,
     ) -> None:
+        """``recorded``: the snapshots are not of this host (tests, screenshots), so no live
+        cgroup files are read for the detail pane."""
         super().__init__()
+        self.recorded = recorded
         self.source = source
         self.actions = actions
         self.interval = interval
@@ -155,6 +169,8 @@ class NstuiApp(App[int]):
         self.last_snapshot_to_screen = 0.0
         self._select_after_refresh: int | None = None
         self._cg_files: dict[CgKey, dict[str, str]] = {}
+        #: used only by the refresh worker (one at a time)
+        self._process_rows = ProcessRowBuilder()
         self._tick_pending = False
         self._error_shown = False
         self._applying = False
@@ -250,10 +266,22 @@ class NstuiApp(App[int]):
             ns_view = self.namespaces_view
         except NoMatches:  # the app is shutting down
             return
-        self._refresh_worker(ns_view.expanded_keys(), ns_view.nesting)
+        self._refresh_worker(self._refresh_params(ns_view))
+
+    def _refresh_params(self, ns_view: NamespacesView | None = None) -> RefreshParams:
+        """What the worker needs of the views, captured on the event loop."""
+        ns_view = ns_view or self.namespaces_view
+        procs = self.processes_view
+        cgroups = self.cgroups_view
+        return RefreshParams(
+            ns_expanded=ns_view.expanded_keys(),
+            ns_nesting=ns_view.nesting,
+            states=(procs.state, ns_view.state, cgroups.state),
+            shown=(procs.rowset, ns_view.rowset, cgroups.rowset),
+        )
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="refresh")
-    def _refresh_worker(self, ns_expanded: frozenset[Key], ns_nesting: bool) -> None:
+    def _refresh_worker(self, params: RefreshParams) -> None:
         started = time.perf_counter()
         snapshot = self.source.take()
         scanned_at = time.perf_counter()
@@ -263,12 +291,23 @@ class NstuiApp(App[int]):
             if self.usage_reader is not None
             else _usage_from_processes(snapshot)
         )
+        built = (
+            self._process_rows.build(snapshot),
+            build_namespace_rows(snapshot, params.ns_expanded, nesting=params.ns_nesting),
+            build_cgroup_rows(snapshot, usage),
+        )
+        # Flattened here too, so applying costs the event loop nothing per row.
+        prepared = tuple(
+            prepare(rowset, state, shown)
+            for rowset, state, shown in zip(built, params.states, params.shown, strict=True)
+        )
         rows = BuiltRows(
-            processes=build_process_rows(snapshot),
-            namespaces=build_namespace_rows(snapshot, ns_expanded, nesting=ns_nesting),
-            cgroups=build_cgroup_rows(snapshot, usage),
-            ns_expanded=ns_expanded,
-            ns_nesting=ns_nesting,
+            processes=built[0],
+            namespaces=built[1],
+            cgroups=built[2],
+            ns_expanded=params.ns_expanded,
+            ns_nesting=params.ns_nesting,
+            prepared=prepared,
         )
         if not get_current_worker().is_cancelled:
             self.post_message(SnapshotReady(snapshot, rows, scan, scanned_at))
@@ -318,14 +357,17 @@ class NstuiApp(App[int]):
             self.notify(f"Process {self.follow_pid} has exited; follow is off.", timeout=4)
         if self.follow:
             procs.cursor_key = self.follow_pid
+        prepared: tuple[Prepared | None, ...] = rows.prepared or (None, None, None)
         with self.batch_update():
-            procs.set_rows(rows.processes, follow=self.follow)
+            procs.set_rows(rows.processes, follow=self.follow, prepared=prepared[0])
             ns_view.snapshot = snapshot
             ns_rows = rows.namespaces
+            ns_prepared = prepared[1]
             if (ns_view.expanded_keys(), ns_view.nesting) != (rows.ns_expanded, rows.ns_nesting):
                 ns_rows = ns_view.rows_for(snapshot)  # the user expanded while it was built
-            ns_view.set_rows(ns_rows)
-            self.cgroups_view.set_rows(rows.cgroups)
+                ns_prepared = None
+            ns_view.set_rows(ns_rows, prepared=ns_prepared)
+            self.cgroups_view.set_rows(rows.cgroups, prepared=prepared[2])
             self._update_mounts()
             if first:
                 self._main.query_one("#views").loading = False
@@ -450,7 +492,7 @@ class NstuiApp(App[int]):
                 hid, path = self.cgroups_view.selected_cgroup
                 usage = self._cg_files.get((hid, path))
                 pane.show_cgroup(snapshot, hid, path, usage)  # type: ignore[attr-defined]
-                if self.actions is not None:
+                if self.actions is not None and not self.recorded:
                     self._read_cgroup_files(hid, path)
             else:
                 pane.show_nothing()  # type: ignore[attr-defined]
@@ -462,7 +504,12 @@ class NstuiApp(App[int]):
         """The selected cgroup's limit and usage files, for the detail pane."""
         assert self.actions is not None
         files: dict[str, str] = {}
-        for reading in self.actions.cgroups.read(hid, path):
+        try:
+            readings = self.actions.cgroups.read(hid, path)
+        except Exception as exc:  # gone since the snapshot, or unreadable: the pane says so
+            self.log.warning(f"cgroup files of {hid}:{path}: {exc!r}")
+            return
+        for reading in readings:
             for knob in reading.knobs:
                 if knob.raw is not None and knob.knob.file not in files:
                     files[knob.knob.file] = knob.raw
@@ -538,8 +585,7 @@ class NstuiApp(App[int]):
         self._update_status()
 
     def action_refresh_now(self) -> None:
-        ns_view = self.namespaces_view
-        self._refresh_worker(ns_view.expanded_keys(), ns_view.nesting)
+        self._refresh_worker(self._refresh_params())
 
     def action_toggle_follow(self) -> None:
         if self.follow:

@@ -19,22 +19,44 @@ NS_LETTERS: dict[NsType, str] = {
 }
 
 
+_UNITS = ((1 << 40, "T"), (1 << 30, "G"), (1 << 20, "M"), (1 << 10, "K"))
+#: refreshes format the same few thousand values again and again
+_bytes_memo: dict[int, str] = {}
+_percent_memo: dict[float, str] = {}
+_MEMO_MAX = 100_000
+
+
 def human_bytes(value: int | None) -> str:
     """1536 -> ``1.5K``; binary units as ps and top print them."""
     if value is None:
         return "-"
-    size = float(value)
-    for unit in ("B", "K", "M", "G", "T"):
-        if size < 1024 or unit == "T":
-            if unit == "B":
-                return f"{int(size)}B"
-            return f"{size:.1f}{unit}" if size < 100 else f"{size:.0f}{unit}"
-        size /= 1024
-    return f"{size:.0f}P"  # pragma: no cover - the loop returns at T
+    text = _bytes_memo.get(value)
+    if text is None:
+        text = _format_bytes(value)
+        if len(_bytes_memo) >= _MEMO_MAX:
+            _bytes_memo.clear()
+        _bytes_memo[value] = text
+    return text
+
+
+def _format_bytes(value: int) -> str:
+    for size, unit in _UNITS:
+        if value >= size:
+            scaled = value / size
+            return f"{scaled:.1f}{unit}" if scaled < 100 else f"{scaled:.0f}{unit}"
+    return f"{value}B"
 
 
 def percent(value: float | None) -> str:
-    return "-" if value is None else f"{value:.1f}"
+    if value is None:
+        return "-"
+    text = _percent_memo.get(value)
+    if text is None:
+        text = f"{value:.1f}"
+        if len(_percent_memo) >= _MEMO_MAX:
+            _percent_memo.clear()
+        _percent_memo[value] = text
+    return text
 
 
 def ns_flags(ns: Mapping[NsType, NsId], host: Mapping[NsType, NsId]) -> tuple[str, int]:

@@ -88,6 +88,32 @@ class ViewState:
     toggled: frozenset[Key] = frozenset()
 
 
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A layout computed off the event loop: valid for ``state`` (compared by identity)."""
+
+    state: ViewState
+    lines: list[Line]
+    index: dict[Key, int]
+    #: keys that are new against the rows shown when it was prepared (None: not computed)
+    fresh: frozenset[Key] | None = None
+
+
+def prepare(rowset: RowSet, state: ViewState, shown: RowSet | None = None) -> Prepared:
+    """Flatten and index in the refresh worker; ``shown`` is the rowset on screen, for the
+    fresh (newly appeared) keys."""
+    lines = flatten(rowset, state)
+    fresh = None
+    if shown is not None:
+        old = shown.rows
+        fresh = frozenset(k for k in rowset.rows if k not in old) if old else frozenset()
+    return Prepared(state, lines, index_of(lines), fresh)
+
+
+def index_of(lines: list[Line]) -> dict[Key, int]:
+    return {line.key: i for i, line in enumerate(lines)}
+
+
 def is_expanded(row: Row, toggled: frozenset[Key] | set[Key]) -> bool:
     return row.expanded != (row.key in toggled)
 

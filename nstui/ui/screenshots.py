@@ -233,16 +233,23 @@ def available(scenario: Scenario) -> bool:
 
 def make_app(snapshot: Snapshot, actions: Actions | None = None) -> NstuiApp:
     # A long interval: the scenario's screenshot is taken before any second refresh.
-    return NstuiApp(FixedSource(snapshot), actions, interval=3600)
+    return NstuiApp(FixedSource(snapshot), actions, interval=3600, recorded=True)
 
 
-def _live_actions() -> Actions | None:
+def screenshot_actions(**options: object) -> Actions | None:
+    """The live namespace and cgroup actions (panes only read until the user confirms), and
+    the recorded mounts of the mounts view, so that view does not show this host."""
     try:
         from nstui.model.actions import live_actions
 
-        return live_actions()
+        live = live_actions(**options)
     except ImportError:
         return None
+    try:
+        from nstui.model.mounts_recorded import RecordedMountActions
+    except ImportError:
+        return live
+    return Actions(namespaces=live.namespaces, cgroups=live.cgroups, mounts=RecordedMountActions())
 
 
 async def render(
@@ -263,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
     time.tzset()
     snapshot = load_snapshot(args.snapshot)
     args.directory.mkdir(parents=True, exist_ok=True)
-    actions = _live_actions()
+    actions = screenshot_actions()
     written = 0
     for scenario in SCENARIOS:
         if not available(scenario) or (scenario.needs_actions and actions is None):

@@ -8,12 +8,20 @@ after a deliberate change, and look at them before committing.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
 
 from nstui.model.snapshot import Snapshot
-from nstui.ui.screenshots import SCENARIOS, SIZE, Scenario, available, make_app
+from nstui.ui.screenshots import (
+    SCENARIOS,
+    SIZE,
+    Scenario,
+    available,
+    make_app,
+    screenshot_actions,
+)
 
 VIEW_SCENARIOS = [s for s in SCENARIOS if not s.needs_actions]
 
@@ -27,6 +35,7 @@ def test_view_snapshot(
     scenario: Scenario,
     recorded_snapshot: Snapshot,
     snap_compare: Callable[..., bool],
+    tmp_path: Path,
 ) -> None:
     if not available(scenario):
         pytest.skip(f"{scenario.needs} is not in this build yet")
@@ -34,4 +43,6 @@ def test_view_snapshot(
     async def run_before(pilot: Pilot[int]) -> None:
         await scenario.steps(pilot)
 
-    assert snap_compare(make_app(recorded_snapshot), run_before=run_before, terminal_size=SIZE)
+    actions = screenshot_actions(audit_path=str(tmp_path / "audit.jsonl"))
+    app = make_app(recorded_snapshot, actions)
+    assert snap_compare(app, run_before=run_before, terminal_size=SIZE)

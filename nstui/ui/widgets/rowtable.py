@@ -21,7 +21,17 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from nstui.ui.rows import Column, Key, Line, RowSet, ViewState, flatten, is_expanded
+from nstui.ui.rows import (
+    Column,
+    Key,
+    Line,
+    Prepared,
+    RowSet,
+    ViewState,
+    flatten,
+    index_of,
+    is_expanded,
+)
 
 
 class RowTable(ScrollView, can_focus=True):
@@ -114,30 +124,51 @@ class RowTable(ScrollView, can_focus=True):
     def _body_height(self) -> int:
         return max(1, self.scrollable_content_region.height - 1)
 
-    def set_rows(self, rowset: RowSet, *, follow: bool = False, mark_fresh: bool = True) -> None:
+    def set_rows(
+        self,
+        rowset: RowSet,
+        *,
+        follow: bool = False,
+        mark_fresh: bool = True,
+        prepared: Prepared | None = None,
+    ) -> None:
         """Replace the rows, as a diff by key: cursor, expansion and scroll survive.
 
         Rows whose keys were not there before are marked fresh (highlighted until the next
         set_rows). With ``follow``, the cursor's row is brought into view (its ancestors are
-        expanded) wherever it moved.
+        expanded) wherever it moved. ``prepared`` is the layout (and fresh keys) computed off
+        the event loop for this rowset; it is used when the view state has not changed since,
+        so applying a refresh costs no work proportional to the number of rows.
         """
         old_index = self.cursor_index
         old_screen = None if old_index is None else old_index - int(self.scroll_y)
+        usable = prepared is not None and prepared.state is self.state
         if self._loaded and mark_fresh:
-            old_keys = self.rowset.rows.keys()
-            self.fresh = frozenset(k for k in rowset.rows if k not in old_keys)
+            if usable and prepared is not None and prepared.fresh is not None:
+                self.fresh = prepared.fresh
+            else:
+                old_keys = self.rowset.rows.keys()
+                self.fresh = frozenset(k for k in rowset.rows if k not in old_keys)
         elif mark_fresh:
             self.fresh = frozenset()
         self._loaded = True
         self.rowset = rowset
-        # Forget toggles of keys that are gone, so a reused pid starts in its default state.
+        key = self.cursor_key
+        if follow and key is not None and key in rowset.rows:
+            shown = usable and prepared is not None and key in prepared.index
+            if not shown:
+                self._reveal(key)
+                usable = False
+        if usable and prepared is not None:
+            moved = self._take_layout(prepared.lines, prepared.index, old_index)
+        else:
+            moved = self._relayout(old_index)
+        # Forget toggles of keys that are gone, so a reused pid starts in its default state
+        # (gone keys are in no layout: the lines stay valid).
         if self.state.toggled:
             kept = frozenset(k for k in self.state.toggled if k in rowset.rows)
             if kept != self.state.toggled:
                 self.state = _replace(self.state, toggled=kept)
-        if follow and self.cursor_key is not None and self.cursor_key in rowset.rows:
-            self._reveal(self.cursor_key)
-        moved = self._relayout(old_index)
         new_index = self.cursor_index
         if new_index is not None:
             if follow:
@@ -162,9 +193,13 @@ class RowTable(ScrollView, can_focus=True):
 
     def _relayout(self, old_index: int | None) -> bool:
         """Flatten again; returns True when the cursor ended on another key."""
+        lines = flatten(self.rowset, self.state)
+        return self._take_layout(lines, index_of(lines), old_index)
+
+    def _take_layout(self, lines: list[Line], index: dict[Key, int], old_index: int | None) -> bool:
         previous = self.cursor_key
-        self.lines = flatten(self.rowset, self.state)
-        self._index = {line.key: i for i, line in enumerate(self.lines)}
+        self.lines = lines
+        self._index = index
         if self.cursor_key not in self._index:
             if self.lines:
                 # The cursor's row vanished (or was filtered out): take the row now at its
