@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from nstui.kernel.namespaces import HolderKind
 from nstui.kernel.nstypes import NsId, NsType
 from nstui.kernel.procfs import Process
+from nstui.model.printable import printable
 from nstui.model.snapshot import Snapshot
 
 #: Runtime kinds a label can carry. ``*-monitor`` labels mark the supervising process of a
@@ -60,6 +61,14 @@ class ContainerLabel:
     name: str
     id: str | None = None
     pod: str | None = None
+
+    def __post_init__(self) -> None:
+        # Names come from cgroup paths and command lines anyone can choose: never let an
+        # escape sequence through to a terminal.
+        for field in ("name", "id", "pod"):
+            value = getattr(self, field)
+            if value is not None and printable(value) is not value:
+                object.__setattr__(self, field, printable(value))
 
     @property
     def is_container(self) -> bool:
@@ -564,11 +573,11 @@ def label_for_namespace(snapshot: Snapshot, ns_id: NsId) -> str:
         if holder is None:
             return "(no processes)"
         if holder.kind is HolderKind.REFERENCE:
-            return f"({holder.path})"
+            return printable(f"({holder.path})")
         kind = {HolderKind.BIND_MOUNT: "bind mount", HolderKind.OPEN_FD: "fd"}.get(
             holder.kind, "thread"
         )
-        return f"({kind} {holder.path})"
+        return printable(f"({kind} {holder.path})")
     # Kernel threads live in every initial namespace and name none of them: skip them (pid 1
     # may be missing where /proc/1/ns is unreadable, and [kthreadd] would stand in for it).
     processes = snapshot.processes
@@ -591,4 +600,4 @@ def label_for_namespace(snapshot: Snapshot, ns_id: NsId) -> str:
                 return f"kubepods:pod {label.short_pod}"
         return label.display
     process = snapshot.processes.get(first)
-    return process.command if process is not None else str(first)
+    return printable(process.command) if process is not None else str(first)

@@ -24,6 +24,7 @@ from nstui.model.containers import (
     label_for_process,
 )
 from nstui.model.glossary import cgroup_term, namespace_term
+from nstui.model.printable import printable, printable_lines
 from nstui.model.snapshot import Snapshot
 
 #: At most this many member processes are listed; the rest are counted.
@@ -52,6 +53,8 @@ class Section:
     title: str
     rows: tuple[Row, ...]
     note: str = ""  # a line under the title (what this kind of thing is)
+    #: values may span lines (cgroup files); elsewhere a line break is shown escaped
+    multiline: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +82,17 @@ STATE_NAMES: dict[str, str] = {
 
 
 # --- formatting -------------------------------------------------------------------------------
+
+
+def _done(kind: str, title: str, subtitle: str, sections: Sequence[Section]) -> Description:
+    """The Description, with every text from the host made safe for a terminal (commands,
+    paths and names may carry escape sequences)."""
+    clean = []
+    for section in sections:
+        fix = printable_lines if section.multiline else printable
+        rows = tuple(Row(printable(r.label), fix(r.value), r.tone) for r in section.rows)
+        clean.append(Section(section.title, rows, section.note, section.multiline))
+    return Description(kind, printable(title), printable(subtitle), tuple(clean))
 
 
 def human_bytes(value: int) -> str:
@@ -217,7 +231,7 @@ def describe_process(snapshot: Snapshot, pid: int) -> Description:
     process = snapshot.processes.get(pid)
     if process is None:
         gone = Section("Process", (Row("pid", str(pid)), Row("state", "gone", Tone.WARNING)))
-        return Description("process", f"pid {pid}", "not in this snapshot", (gone,))
+        return _done("process", f"pid {pid}", "not in this snapshot", (gone,))
     label = label_for_process(snapshot, pid)
     sections = [Section("Process", tuple(_process_rows(snapshot, process)))]
     sections.append(Section("Container", tuple(_label_rows(label))))
@@ -252,7 +266,7 @@ def describe_process(snapshot: Snapshot, pid: int) -> Description:
             )
         )
     subtitle = label.display if label is not None else process.command
-    return Description("process", f"{pid} {process.comm}", subtitle, tuple(sections))
+    return _done("process", f"{pid} {process.comm}", subtitle, sections)
 
 
 # --- namespaces -------------------------------------------------------------------------------
@@ -398,7 +412,7 @@ def describe_namespace(snapshot: Snapshot, ns_id: NsId) -> Description:
     term = namespace_term(ns_id.type)
     if namespace is None:
         gone = Section("Namespace", (Row("id", str(ns_id)), Row("state", "gone", Tone.WARNING)))
-        return Description("namespace", f"{ns_id.type.value} namespace {ns_id.ino}", "", (gone,))
+        return _done("namespace", f"{ns_id.type.value} namespace {ns_id.ino}", "", (gone,))
     sections = [Section("Namespace", tuple(_ns_rows(snapshot, namespace)), term.what)]
     holders = _holder_rows(snapshot, namespace)
     if holders:
@@ -408,7 +422,7 @@ def describe_namespace(snapshot: Snapshot, ns_id: NsId) -> Description:
         sections.append(facts)
     sections.append(_members_section(snapshot, namespace.pids))
     title = f"{ns_id.type.value} namespace {ns_id.ino}"
-    return Description("namespace", title, label_for_namespace(snapshot, ns_id), tuple(sections))
+    return _done("namespace", title, label_for_namespace(snapshot, ns_id), sections)
 
 
 def _members_section(snapshot: Snapshot, pids: Sequence[int]) -> Section:
@@ -585,7 +599,7 @@ def describe_cgroup(
     title = f"{name}:{path}"
     if cgroup is None:
         gone = Section("Cgroup", (Row("path", path), Row("state", "gone", Tone.WARNING)))
-        return Description("cgroup", title, "", (gone,))
+        return _done("cgroup", title, "", (gone,))
     note = ""
     if hierarchy is not None:
         terms = [cgroup_term(c) for c in hierarchy.controllers] if hierarchy.version == 1 else []
@@ -603,10 +617,10 @@ def describe_cgroup(
         usage_rows = tuple(_usage_rows(usage)) or (
             Row("", "no limit or usage files here", Tone.MUTED),
         )
-    sections.append(Section("Limits and usage", usage_rows))
+    sections.append(Section("Limits and usage", usage_rows, multiline=True))
     sections.append(_members_section(snapshot, cgroup.pids))
     label = label_for_cgroup_path(path)
-    return Description("cgroup", title, label.display if label else "", tuple(sections))
+    return _done("cgroup", title, label.display if label else "", sections)
 
 
 # --- plain text -------------------------------------------------------------------------------

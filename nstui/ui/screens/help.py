@@ -90,7 +90,8 @@ def _keys_table(bindings: Sequence[tuple[str, str]]) -> RenderableType:
     table.add_column(style="bold", no_wrap=True, min_width=12)
     table.add_column(ratio=1)
     for keys, description in bindings:
-        table.add_row(keys, description)
+        # Text, not str: a key such as "[" must not be read as Rich markup
+        table.add_row(Text(keys), Text(description))
     return Group(Text("Keys", style="bold underline"), table)
 
 
@@ -99,7 +100,7 @@ def _terms_table(title: str, intro: str, terms: Sequence[Term]) -> RenderableTyp
     table.add_column(style="bold", no_wrap=True, min_width=12)
     table.add_column(ratio=1)
     for term in terms:
-        table.add_row(term.name, Text(term.what))
+        table.add_row(Text(term.name), Text(term.what))
         table.add_row("", Text(term.how, style="dim"))
     return Group(Text(title, style="bold underline"), Text(intro, style="italic"), table)
 
