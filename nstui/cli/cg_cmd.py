@@ -306,10 +306,13 @@ def _with_controller(ref: CgroupRef, controller: str) -> CgroupRef:
 
 def run_kill(args: argparse.Namespace) -> int:
     ref = _ref(args.path, discover_hierarchies())
+    if ref.is_root:
+        _err(f"{ref.spec} is a root cgroup: refusing to kill every process of the host")
+        return 1
     try:
         count = len(control.subtree_pids(ref))
-    except CgroupGone as exc:
-        _err(str(exc.strerror or exc))
+    except (CgroupGone, CgroupPathError) as exc:
+        _err(str(exc))
         return 1
     if not args.yes:
         _err(f"this would SIGKILL {count} processes in {ref.spec} and below; add --yes")

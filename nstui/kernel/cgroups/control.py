@@ -178,7 +178,9 @@ def subtree_pids(ref: CgroupRef) -> list[int]:
                 text = directory.read("cgroup.procs") or ""
                 children = directory.children()
         except (OSError, ValueError):
-            continue
+            if current is ref:
+                raise  # the cgroup itself is gone or unsafe: say so, not "0 processes"
+            continue  # a child removed meanwhile
         out.extend(int(word) for word in text.split())
         stack.extend(current.child(name) for name in children)
     return sorted(set(out))
