@@ -53,7 +53,7 @@ test: test-deps
 # scratch disk attached as /dev/vda so io.max has a block device to limit.
 test-v2: test-deps
 	@img=$$(mktemp /tmp/nstui-v2disk.XXXXXX) && truncate -s 16M "$$img" && \
-	  V2VM_DISK="$$img" $(V2VM) '$(PY) -m pytest -q -p no:cacheprovider -m "not slow" tests/cgroups'; \
+	  V2VM_DISK="$$img" $(V2VM) '$(PY) -m pytest -q -p no:cacheprovider -m "not slow" tests/cgroups tests/hierarchy'; \
 	  rc=$$?; rm -f "$$img"; exit $$rc
 
 lint: $(VENV)/.test-installed
