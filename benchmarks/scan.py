@@ -4,8 +4,10 @@ Starts N holder processes (`sleep`) spread over 200 namespace sets (each made by
 `unshare` with new pid, mnt, uts, ipc, net and cgroup namespaces) and 100 v1 cgroups under
 /sys/fs/cgroup/pids/nstui-bench-<pid>, then times, in the same run (medians of --runs):
 
-- a full snapshot (``LiveSource().take()``: 8 namespace types, cgroup membership, process
-  facts, namespaces with owners/parents, cgroup trees, mounts),
+- a full snapshot (``LiveSource(holders=False).take()``: 8 namespace types, cgroup
+  membership, process facts, namespaces with owners/parents/facts, cgroup trees, mounts),
+- the same with the holders scan (bind mounts in every mount namespace, every process's
+  fds: what finds namespaces no process is in), which the TUI runs on full takes only,
 - an incremental refresh (``take()`` again on the same source),
 - ``ps -eo pid,cgroup,ipcns,mntns,netns,pidns,userns,utsns`` and ``lsns``,
 
@@ -34,7 +36,7 @@ from types import FrameType
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from nstui.model.scanner import LiveSource  # noqa: E402
+from nstui.model.scanner import LiveSource
 
 PS_ARGS = ["ps", "-eo", "pid,cgroup,ipcns,mntns,netns,pidns,userns,utsns"]
 CGROUP_ROOT = Path("/sys/fs/cgroup/pids")
@@ -126,13 +128,10 @@ def _remove_cgroups(dirs: list[Path], timeout: float = 60.0) -> None:
                 time.sleep(0.05)
 
 
-def _median_time(func: Callable[[], object], runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def _timed(func: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    func()
+    return time.perf_counter() - start
 
 
 def _run(argv: list[str]) -> None:
@@ -160,18 +159,31 @@ def measure(total: int, runs: int, sets: int, ncgroups: int) -> None:
         setup = time.perf_counter() - started
         LiveSource().take()  # warm caches (imports, dentries) for everyone alike
         _run(PS_ARGS)
-        full = _median_time(lambda: LiveSource().take(), runs)
         source = LiveSource()
         source.take()
-        refresh = _median_time(source.take, runs)
-        ps = _median_time(lambda: _run(PS_ARGS), runs)
-        lsns = _median_time(lambda: _run(["lsns"]), max(1, min(runs, 3)))
+        source.take()  # the first refresh opens the kept stat fds
+        # Round-robin, so that load from other users of the machine falls on all alike.
+        times: dict[str, list[float]] = {k: [] for k in ("full", "holders", "refresh", "ps")}
+        lsns_times: list[float] = []
+        for i in range(runs):
+            times["full"].append(_timed(lambda: LiveSource(holders=False).take()))
+            times["ps"].append(_timed(lambda: _run(PS_ARGS)))
+            times["refresh"].append(_timed(source.take))
+            times["holders"].append(_timed(lambda: LiveSource().take()))
+            times["refresh"].append(_timed(source.take))
+            if i < 3:
+                lsns_times.append(_timed(lambda: _run(["lsns"])))
+        full, with_holders, refresh, ps = (
+            statistics.median(times[k]) for k in ("full", "holders", "refresh", "ps")
+        )
+        lsns = statistics.median(lsns_times)
         mem_mb, seen = _snapshot_memory()
     print(
         f"N={total}: {seen} processes seen, {sets} namespace sets, {ncgroups} cgroups "
         f"(setup {setup:.1f} s, medians of {runs} runs)"
     )
     print(f"  full snapshot     {full:7.3f} s")
+    print(f"  + holders scan    {with_holders:7.3f} s   (bind mounts, fds; full takes only)")
     print(f"  refresh           {refresh:7.3f} s   refresh/full = {refresh / full:.2f}")
     print(f"  ps -eo ...        {ps:7.3f} s   full/ps      = {full / ps:.2f}")
     print(f"  lsns              {lsns:7.3f} s   lsns/full    = {lsns / full:.1f}x")

@@ -121,8 +121,9 @@ THREAD_NS_TYPES: tuple[NsType, ...] = tuple(NS_TYPES[i] for i in procread.THREAD
 
 #: Below this many pids a helper process costs more than it saves.
 PARALLEL_MIN = 600
-#: Share of the pids the helper reads: the caller also turns every record into a Process.
-HELPER_SHARE = 0.55
+#: Share of the pids the helper reads: the caller also walks the cgroups meanwhile and turns
+#: every record into a Process.
+HELPER_SHARE = 0.6
 
 _EMPTY: frozenset[str] = frozenset()
 _NS_NAMES: tuple[tuple[NsType, str], ...] = tuple((t, t.value) for t in NS_TYPES)
@@ -434,7 +435,9 @@ def scan_processes(
     pids: Iterable[int] | None = None,
     host_pidns: NsId | None = None,
     interval: float | None = None,
-    cgroups_known: Mapping[int, dict[int, str]] | None = None,
+    cgroups_known: Mapping[int, dict[int, str]]
+    | Callable[[], Mapping[int, dict[int, str]]]
+    | None = None,
     parallel: bool = True,
     cache: ScanCache | None = None,
 ) -> dict[int, Process]:
@@ -445,7 +448,9 @@ def scan_processes(
     state, CPU time, RSS and thread count are always read afresh. With INTERVAL (seconds
     since PREVIOUS was taken) a process also found in PREVIOUS gets ``cpu_percent``.
     CGROUPS_KNOWN maps pids to their {hierarchy id: cgroup path} as the cgroup walk found
-    them; those pids' /proc/PID/cgroup is not read, and they take that membership.
+    them; those pids' /proc/PID/cgroup is not read, and they take that membership. It may
+    be a function computing that map (the walk): it is then called while the helper process
+    reads its share, which reads /proc/PID/cgroup itself.
     HOST_PIDNS is the pid namespace PROC shows (default: this process's), whose members need
     no /proc/PID/status read for NSpid. PARALLEL lets a helper process read part of a large
     scan. CACHE (kept by the caller between scans) makes refreshes cheaper.
@@ -459,7 +464,12 @@ def scan_processes(
             host_pidns = None
     host_key = (host_pidns.dev, host_pidns.ino) if host_pidns is not None else (0, 0)
     prev = previous or {}
-    known_cg = cgroups_known or {}
+    known_later: Callable[[], Mapping[int, dict[int, str]]] | None = None
+    known_cg: Mapping[int, dict[int, str]] = {}
+    if callable(cgroups_known):
+        known_later = cgroups_known
+    elif cgroups_known is not None:
+        known_cg = cgroups_known
     builder = _Builder(intern, boot_time(proc), prev, known_cg, interval)
     all_pids = list_pids(proc) if pids is None else list(pids)
     if pids is None:
@@ -478,7 +488,7 @@ def scan_processes(
     out: dict[int, Process] = {}
 
     def read_full(pid: int) -> None:
-        rec = read_record(proc, pid, -1, pid not in known_cg, host_key, check_threads)
+        rec = read_record(proc, pid, -1, pid not in builder.cgroups_known, host_key, check_threads)
         if rec is not None:
             built = builder.build(rec)
             if built is not None:
@@ -505,6 +515,8 @@ def scan_processes(
                 )
             except OSError:
                 own_full, helper_pids = full, []
+        if known_later is not None:
+            builder.cgroups_known = known_later()
         for p in fast:
             _refresh_one(p, proc, cache, builder, out, read_full)
         for pid in own_full:

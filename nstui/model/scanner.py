@@ -7,11 +7,12 @@ refreshes, about a quarter of the cost or less:
   kept open since the last take (one pread); a process whose stat did not change at all is
   carried over as the same object;
 - the slow facts of a process seen before (same pid and start time: namespaces, cmdline,
-  uid, NSpid, odd threads) are reused, except for a rotating slice of the pids
-  (1/``recheck_every`` per refresh, default 6) that is read again in full: a process that
-  entered another namespace (setns/unshare leave no cheaper trace) shows within
-  ``recheck_every`` refreshes;
-- cgroup hierarchies are walked in rotation (all of them within WALK_EVERY = 3 refreshes,
+  uid, NSpid, odd threads) are reused, except for a process whose comm changed (it exec'd:
+  nsenter, unshare, ip netns exec and container runtimes enter namespaces and then exec, so
+  this catches most namespace changes at once) and a rotating slice of the pids
+  (1/``recheck_every`` per refresh, default 8) that is read again in full: a process that
+  entered another namespace without exec'ing shows within ``recheck_every`` refreshes;
+- cgroup hierarchies are walked in rotation (all of them within WALK_EVERY = 4 refreshes,
   at least one each time); a process the walk finds in another cgroup than before is read
   again in full at once. Between its walks, a hierarchy's ``Cgroup`` records (member lists)
   are the ones of its last walk;
@@ -48,11 +49,11 @@ from nstui.kernel.procfs import Interner, Process, ScanCache, boot_time, read_ns
 from nstui.model.snapshot import HostInfo, Snapshot
 
 #: A refresh reads 1/RECHECK_EVERY of the processes in full again,
-RECHECK_EVERY = 6
+RECHECK_EVERY = 8
 #: walks 1/WALK_EVERY of the cgroup hierarchies (at least one),
-WALK_EVERY = 3
+WALK_EVERY = 4
 #: and describes again the namespaces of 1/FACTS_EVERY of the namespace sets.
-FACTS_EVERY = 4
+FACTS_EVERY = 8
 
 
 class LiveSource:
@@ -126,7 +127,13 @@ class LiveSource:
         prev_procs: Mapping[int, Process] = {} if last is None else last.processes
 
         if previous is None:
-            cgroups = _walk_all(hierarchies)
+            walked: dict[tuple[int, str], Cgroup] = {}
+
+            def walk_all() -> dict[int, dict[int, str]]:
+                # runs while the scan helper reads its share of the processes
+                walked.update(_walk_all(hierarchies))
+                return _membership(walked, len(hierarchies), self._interner)
+
             processes = scan_processes(
                 self.proc,
                 cache=self._cache,
@@ -135,8 +142,9 @@ class LiveSource:
                 previous=prev_procs,
                 recheck=_always,
                 interval=interval,
-                cgroups_known=_membership(cgroups, len(hierarchies), self._interner),
+                cgroups_known=walk_all,
             )
+            cgroups = walked
         else:
             self._generation += 1
             gen, every = self._generation, self.recheck_every
