@@ -80,6 +80,7 @@ async def test_lists_keys_and_explains_every_type_and_subsystem() -> None:
         ):
             assert subsystem in text, subsystem
         assert "Stops fork bombs" in text
+        assert "(p pid n net m mnt u uts i ipc U user c cgroup t time)" in text
 
 
 @sync

@@ -18,6 +18,7 @@ from textual.widgets import Static
 
 from nstui.kernel.nstypes import NS_TYPES
 from nstui.model.glossary import CGROUP_TERMS, NAMESPACE_TERMS, Term
+from nstui.ui.format import NS_LETTERS
 
 #: The app's keys as the help lists them when the caller passes none: (keys, what they do).
 DEFAULT_KEYS: tuple[tuple[str, str], ...] = (
@@ -95,6 +96,34 @@ def _keys_table(bindings: Sequence[tuple[str, str]]) -> RenderableType:
     return Group(Text("Keys", style="bold underline"), table)
 
 
+def reading_text() -> RenderableType:
+    """How to read the columns and colours the views use."""
+    letters = " ".join(f"{NS_LETTERS[t]} {t.value}" for t in NS_TYPES)
+    table = Table.grid(padding=(0, 2), expand=True)
+    table.add_column(style="bold", no_wrap=True, min_width=12)
+    table.add_column(ratio=1)
+    rows = (
+        (
+            "NS",
+            f"one letter per namespace type ({letters}) where the process's namespace differs "
+            "from the host's (pid 1's); · where it is the host's; ? where it could not be read",
+        ),
+        (
+            "CONTAINER",
+            "the container (docker:<12-char id>, kubepods:<pod>/<id>, podman:<name>, "
+            "lxc:<name>, nspawn:<machine>) or else the systemd unit the process runs in",
+        ),
+        (
+            "detail",
+            "highlighted: differs from the host (what makes a container); dimmed: same as the "
+            "host, or not read",
+        ),
+    )
+    for name, text in rows:
+        table.add_row(Text(name), Text(text))
+    return Group(Text("Reading the screen", style="bold underline"), table)
+
+
 def _terms_table(title: str, intro: str, terms: Sequence[Term]) -> RenderableType:
     table = Table.grid(padding=(0, 2), expand=True)
     table.add_column(style="bold", no_wrap=True, min_width=12)
@@ -154,6 +183,7 @@ class HelpScreen(ModalScreen[None]):
             yield Static("nstui help", id="help-title")
             with VerticalScroll(id="help-body"):
                 yield Static(_keys_table(self.bindings), id="help-keys")
+                yield Static(reading_text(), id="help-reading")
                 yield Static(namespaces_text(), id="help-namespaces")
                 yield Static(cgroups_text(), id="help-cgroups")
             yield Static("escape, q or ? closes this help", id="help-footer")
