@@ -81,7 +81,7 @@ def test_diff_appeared_vanished_moved(spawn, test_cgroup_parent) -> None:  # typ
     new = spawn(["sleep", "1001"])
     (parent / "cgroup.procs").write_text(str(stays.pid))
     wait_for(lambda: new.pid in source.take().processes)
-    after = source.take()
+    after = source.take_full()
     d = diff_snapshots(before, after)
     assert new.pid in [p.pid for p in d.appeared]
     moved = {m.pid: m for m in d.moved}

@@ -17,7 +17,7 @@ from nstui.kernel import procfs, procread
 from nstui.kernel.cgroups.hierarchy import discover_hierarchies
 from nstui.kernel.nstypes import NS_TYPES, NsType
 from nstui.kernel.procfs import read_ns, scan_processes
-from nstui.model.scanner import LiveSource
+from nstui.model.scanner import WALK_EVERY, LiveSource
 
 from .conftest import wait_for
 
@@ -134,8 +134,10 @@ def test_refresh_notices_cgroup_move(spawn, test_cgroup_parent) -> None:  # type
     source = LiveSource(holders=False)
     wait_for(lambda: child.pid in source.take().processes)
     (parent / "cgroup.procs").write_text(str(child.pid))
-    seen = [source.take().processes[child.pid].cgroups[hid] for _ in range(3)]
-    assert cgroup_path(parent) in seen
+    # every hierarchy is walked within WALK_EVERY refreshes, and a move seen there re-reads
+    seen = [source.take().processes[child.pid].cgroups[hid] for _ in range(WALK_EVERY)]
+    assert seen[-1] == cgroup_path(parent)
+    assert source.take().cgroups[(hid, cgroup_path(parent))].pids == (child.pid,)
 
 
 def test_refresh_notices_namespace_change(spawn) -> None:  # type: ignore[no-untyped-def]
