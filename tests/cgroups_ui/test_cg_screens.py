@@ -27,7 +27,7 @@ from nstui.kernel.procfs import close_helper
 from nstui.model.actions import Actions, live_actions
 from nstui.model.cgroup_actions import CgroupReading, KnobReading, UsageSample
 from nstui.model.scanner import LiveSource
-from nstui.model.snapshot import Snapshot
+from nstui.model.snapshot import HostInfo, Snapshot
 from nstui.ui.screens.audit_history import AuditHistoryScreen
 from nstui.ui.screens.cg_dialogs import ConfirmScreen
 from nstui.ui.screens.limits import LimitsScreen
@@ -69,7 +69,12 @@ def live_snapshot() -> Snapshot:
 
 @pytest.fixture
 def snapshot() -> Snapshot:
-    return live_snapshot()
+    """The limits pane reads everything through its actions; from the snapshot it only names
+    the hierarchy, so a snapshot holding just the live hierarchies will do (and is fast)."""
+    host = HostInfo(
+        "test", os.uname().release, 0.0, os.cpu_count() or 1, 0, os.geteuid(), os.geteuid() == 0
+    )
+    return Snapshot(time.time(), host, {}, {}, discover_hierarchies(), {})
 
 
 def sync(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
