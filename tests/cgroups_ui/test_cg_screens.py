@@ -298,6 +298,13 @@ async def test_recorded_actions_fill_every_part_of_the_pane() -> None:
         assert table.get_cell(key, "effective") == "400M ← /docker"
         assert screen.query_one("#members", DataTable).row_count > 0
         assert "recorded snapshot" in str(screen.query_one("#limits-banner", Static).render())
+        await pilot.press("slash")
+        await pilot.pause()
+        app.screen.query_one(Input).value = "swap"
+        await pilot.press("enter")
+        await pilot.pause()
+        shown = {table.get_cell_at((row, 1)) for row in range(table.row_count)}
+        assert shown == {"memory.swappiness", "memory.memsw.limit_in_bytes"}
         await pilot.press("H")
         await settle(pilot)
         assert app.screen.query_one("#entries", DataTable).row_count == 3

@@ -119,6 +119,7 @@ class LimitsScreen(Screen[None]):
         Binding("c", "subtree", "Ctrls"),
         Binding("p", "move_here", "Move pid"),
         Binding("H", "history", "History"),
+        Binding("slash", "filter", "Filter", key_display="/"),
         Binding("r", "refresh", "Refresh", show=False),
         Binding("tab", "switch_table", "Knobs/procs", show=False),
         Binding("j", "cursor(1)", "Down", show=False),
@@ -168,6 +169,7 @@ class LimitsScreen(Screen[None]):
         self._prev_ticks: dict[int, tuple[float, int]] = {}
         self._knob_keys: list[str] = []
         self._knobs: dict[str, tuple[CgroupReading, KnobReading]] = {}
+        self._filter = ""
 
     # ----- layout ---------------------------------------------------------------------------
 
@@ -322,7 +324,13 @@ class LimitsScreen(Screen[None]):
         table: DataTable[str] = self.query_one("#knobs", DataTable)
         rows: list[tuple[str, tuple[str, ...]]] = []
         knobs: dict[str, tuple[CgroupReading, KnobReading]] = {}
-        entries = [(r, k) for r in self.readings for k in r.knobs]
+        wanted = self._filter.lower()
+        entries = [
+            (r, k)
+            for r in self.readings
+            for k in r.knobs
+            if not wanted or wanted in k.knob.file.lower() or wanted in k.knob.meaning.lower()
+        ]
         entries.sort(
             key=lambda rk: (rk[1].knob.controller, not rk[1].knob.writable, rk[1].knob.file)
         )
@@ -749,6 +757,22 @@ class LimitsScreen(Screen[None]):
 
     def action_refresh(self) -> None:
         self._start_poll()
+
+    def action_filter(self) -> None:
+        def typed(text: str | None) -> None:
+            if text is not None:
+                self._filter = text.strip()
+                self._show_knobs()
+
+        self.app.push_screen(
+            TextInputScreen(
+                "Filter knobs",
+                "Show knobs whose file name or meaning contains this text (empty: all).",
+                self._filter,
+                placeholder="memory",
+            ),
+            typed,
+        )
 
     def action_switch_table(self) -> None:
         knobs = self.query_one("#knobs", DataTable)
