@@ -2,13 +2,16 @@
 
     nstui overlay layers TARGET [--path REL] [-r] [--in-pid PID] [--json]
     nstui overlay diff TARGET [--in-pid PID] [--json]
-    nstui overlay mount --lower A --lower B [--upper U --work W] [--option O] [--in-pid PID] TARGET
+    nstui overlay mount --lower A --lower B [--upper U --work W] [--option O]
+                        [--in-pid PID [--layers-here]] TARGET
     nstui overlay umount TARGET [--lazy] [--in-pid PID]
 
 Lowers are given top first, like lowerdir=. Paths may hold ``:``, ``,``, spaces or
 backslashes: the mount uses one ``lowerdir+`` per layer where the kernel has it.
 With ``--in-pid`` the paths are those of PID's mount namespace (absolute), and the mount is
-made there by a single-threaded helper.
+made there by a single-threaded helper; add ``--layers-here`` to take the layers from
+nstui's namespace instead (a detached mount attached in PID's namespace: a container gets
+host directories without seeing any of nstui's files).
 """
 
 from __future__ import annotations
@@ -66,6 +69,11 @@ def register(subparsers: Any) -> None:
         default=[],
         metavar="OPT",
         help="index=on, redirect_dir=on, metacopy=on, volatile, userxattr, ro...",
+    )
+    mount.add_argument(
+        "--layers-here",
+        action="store_true",
+        help="with --in-pid: the layer paths are nstui's, only TARGET is in PID's namespace",
     )
     mount.add_argument("target", metavar="TARGET", help="directory to mount on")
     _common(mount)
@@ -228,7 +236,11 @@ def run_mount(args: argparse.Namespace) -> int:
         work=args.work,
         options=tuple(args.option),
     )
-    outcome = LiveMountActions().mount_overlay(spec, in_pid=args.in_pid)
+    if args.layers_here and args.in_pid is None:
+        raise UsageError("nstui overlay mount: --layers-here goes with --in-pid")
+    outcome = LiveMountActions().mount_overlay(
+        spec, in_pid=args.in_pid, layers_here=args.layers_here
+    )
     if not outcome.ok:
         return _fail(outcome.message, args.json)
     if args.json:

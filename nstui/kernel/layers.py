@@ -62,9 +62,18 @@ class LayerStack:
 
 
 def _under(root: str, path: str) -> str:
+    """Where to read layer PATH of a mount seen through ROOT (``/proc/PID/root``).
+
+    Overlay shows layer paths as the mounter gave them, relative to the mounter's root, which
+    may not be the reader's: docker mounts a container's layers from the host, so inside the
+    container's namespace they are host paths. So: the path under ROOT when it exists there,
+    else the path in nstui's own view when it exists here, else the path under ROOT."""
     if not root or root == "/":
         return path
-    return os.path.join(root, path.lstrip("/"))
+    inside = os.path.join(root, path.lstrip("/"))
+    if not os.path.lexists(inside) and os.path.isabs(path) and os.path.isdir(path):
+        return path
+    return inside
 
 
 def stack_from_overlay(ovl: OverlayMount, root: str = "") -> LayerStack:

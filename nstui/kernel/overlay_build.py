@@ -104,6 +104,13 @@ def parse_options(options: Sequence[str]) -> tuple[tuple[str, str | None], ...]:
 def check_spec(spec: OverlaySpec, mounts: Sequence[Mount] | None = None) -> OverlaySpec:
     """Check everything the kernel would refuse; return the spec with absolute, resolved
     paths. Raises OverlayError with a message naming the offending path."""
+    checked = check_layers(spec, mounts)
+    _require_dir(checked.target, "target")
+    return checked
+
+
+def check_layers(spec: OverlaySpec, mounts: Sequence[Mount] | None = None) -> OverlaySpec:
+    """``check_spec`` without the target (checked where the mount is attached)."""
     if not spec.lowers:
         raise OverlayError("no lower layer given: an overlay needs at least one --lower")
     if (spec.upper is None) != (spec.work is None):
@@ -120,7 +127,6 @@ def check_spec(spec: OverlaySpec, mounts: Sequence[Mount] | None = None) -> Over
     if len(set(map(os.path.realpath, lowers))) != len(lowers):
         raise OverlayError("the same directory is given twice as a lower layer")
     target = _abs(spec.target)
-    _require_dir(target, "target")
     upper = work = None
     parse_options(spec.options)
     if spec.upper is not None and spec.work is not None:
@@ -191,25 +197,33 @@ def _kernel_reason(fd: int) -> str:
     return "; ".join(messages)
 
 
-class _Unsupported(Exception):
+class Unsupported(Exception):
     """The kernel lacks fsopen or lowerdir+: use mount(2)."""
 
 
-def _mount_new_api(spec: OverlaySpec, flags: tuple[tuple[str, str | None], ...]) -> None:
+def create_detached(
+    spec: OverlaySpec, flags: tuple[tuple[str, str | None], ...], plus: bool = True
+) -> int:
+    """Create the overlay with the new mount API and return a detached mount fd (closing it
+    without attaching frees the mount). ``plus``: one ``lowerdir+`` per layer (6.8+), else
+    one escaped ``lowerdir`` string (5.2+). Raises Unsupported or OverlayError."""
     try:
         fs_fd = syscalls.fsopen("overlay")
     except OSError as exc:
         if exc.errno == errno.ENOSYS:
-            raise _Unsupported from None
+            raise Unsupported from None
         raise OverlayError(f"fsopen(overlay): {exc.strerror}") from None
     try:
-        for i, lower in enumerate(spec.lowers):
+        if not plus:
+            joined = ":".join(overlay_escape(p) for p in spec.lowers)
+            _config(fs_fd, "lowerdir", joined, "lowerdir")
+        for i, lower in enumerate(spec.lowers if plus else ()):
             try:
                 syscalls.fsconfig(fs_fd, syscalls.FSCONFIG_SET_STRING, "lowerdir+", lower)
             except OSError as exc:
                 reason = _kernel_reason(fs_fd)
                 if i == 0 and exc.errno == errno.EINVAL and ("nknown" in reason or not reason):
-                    raise _Unsupported from None
+                    raise Unsupported from None
                 raise OverlayError(
                     f"lower {i + 1} {lower}: {reason or exc.strerror} (kernel refused it)"
                 ) from None
@@ -228,17 +242,27 @@ def _mount_new_api(spec: OverlaySpec, flags: tuple[tuple[str, str | None], ...])
             raise OverlayError(f"overlay refused: {exc.strerror}: {reason}") from None
         attrs = 0x1 if any(k == "ro" for k, _ in flags) else 0  # MOUNT_ATTR_RDONLY
         try:
-            mnt_fd = syscalls.fsmount(fs_fd, syscalls.FSMOUNT_CLOEXEC, attrs)
+            return syscalls.fsmount(fs_fd, syscalls.FSMOUNT_CLOEXEC, attrs)
         except OSError as exc:
             raise OverlayError(f"fsmount: {exc.strerror}") from None
-        try:
-            syscalls.move_mount(mnt_fd, "", syscalls.AT_FDCWD, spec.target)
-        except OSError as exc:
-            raise OverlayError(f"attaching at {spec.target}: {exc.strerror}") from None
-        finally:
-            os.close(mnt_fd)
     finally:
         os.close(fs_fd)
+
+
+def attach(mnt_fd: int, target: str) -> None:
+    """Attach a detached mount at TARGET (in the caller's current mount namespace)."""
+    try:
+        syscalls.move_mount(mnt_fd, "", syscalls.AT_FDCWD, target)
+    except OSError as exc:
+        raise OverlayError(f"attaching at {target}: {exc.strerror}") from None
+
+
+def _mount_new_api(spec: OverlaySpec, flags: tuple[tuple[str, str | None], ...]) -> None:
+    mnt_fd = create_detached(spec, flags)
+    try:
+        attach(mnt_fd, spec.target)
+    finally:
+        os.close(mnt_fd)
 
 
 def _config(fs_fd: int, key: str, value: str | None, what: str) -> None:
@@ -292,7 +316,7 @@ def mount_overlay(
         try:
             _mount_new_api(checked, flags)
             method = "fsopen (lowerdir+)"
-        except _Unsupported:
+        except Unsupported:
             if prefer == "new":
                 raise OverlayError("this kernel lacks the new mount API's lowerdir+") from None
             _mount_legacy(checked, flags)

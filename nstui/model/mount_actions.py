@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from nstui.kernel.aufs import aufs_absent_reason
@@ -31,7 +31,8 @@ from nstui.kernel.layers import (
     stack_from_overlay,
 )
 from nstui.kernel.mount_users import MountUser, processes_using
-from nstui.kernel.nshelper import NsHelperError, spawn_in
+from nstui.kernel.mountinfo import read_mountinfo
+from nstui.kernel.nshelper import EnterOptions, NsHelperError, spawn_in
 from nstui.kernel.nstypes import NsType
 from nstui.kernel.overlay_build import (
     MountResult,
@@ -48,6 +49,7 @@ from nstui.kernel.union_mounts import (
     UnionMount,
     mount_at,
     scan_mount_namespaces,
+    union_mounts_of,
 )
 from nstui.model.containers import label_for_cgroup_path
 
@@ -102,8 +104,11 @@ class MountActions(Protocol):
         """Processes of the mount's namespace whose cwd, root, files or maps are on it."""
         ...
 
-    def mount_overlay(self, spec: OverlaySpec, in_pid: int | None = None) -> MountOutcome:
-        """Check and mount SPEC, in this namespace or in IN_PID's mount namespace."""
+    def mount_overlay(
+        self, spec: OverlaySpec, in_pid: int | None = None, layers_here: bool = False
+    ) -> MountOutcome:
+        """Check and mount SPEC, in this namespace or in IN_PID's mount namespace. With
+        ``layers_here`` the layer paths are nstui's and only the target is IN_PID's."""
         ...
 
     def umount(self, target: str, lazy: bool = False, in_pid: int | None = None) -> MountOutcome:
@@ -167,7 +172,8 @@ def _run_helper(in_pid: int, argv: list[str]) -> subprocess.CompletedProcess[str
     """Run ARGV in IN_PID's mount namespace through the single-threaded namespace helper
     (nstui.kernel.nshelper: setns, then exec) and capture its output. Raises NsHelperError
     (target gone, permission denied...) and subprocess.TimeoutExpired."""
-    launch = spawn_in(in_pid, (NsType.MNT,), argv, capture=True)
+    # root=True: paths as the process sees them (its chroot), as /proc/PID/mountinfo shows
+    launch = spawn_in(in_pid, (NsType.MNT,), argv, EnterOptions(root=True), capture=True)
     try:
         status, out, err = launch.communicate(timeout=HELPER_TIMEOUT)
     except subprocess.TimeoutExpired:
@@ -223,7 +229,11 @@ class LiveMountActions:
         m = union.mount
         return processes_using(m.major, m.minor, union.namespace.pids, self._proc)
 
-    def mount_overlay(self, spec: OverlaySpec, in_pid: int | None = None) -> MountOutcome:
+    def mount_overlay(
+        self, spec: OverlaySpec, in_pid: int | None = None, layers_here: bool = False
+    ) -> MountOutcome:
+        if in_pid is not None and layers_here:
+            return self._inject(spec, in_pid)
         if in_pid is None:
             try:
                 result = mount_overlay(spec)
@@ -260,6 +270,50 @@ class LiveMountActions:
         argv += ["--", target]
         return self._in_namespace(in_pid, argv, target)
 
+    def _inject(self, spec: OverlaySpec, in_pid: int) -> MountOutcome:
+        """Layers from this namespace, attached in IN_PID's: a single-threaded helper
+        creates the detached mount, enters the namespace and attaches it."""
+        if not spec.target.startswith("/"):
+            return MountOutcome(
+                False,
+                "the target is looked up in the process's mount namespace: give it absolute",
+                spec.target,
+                in_pid=in_pid,
+            )
+        argv = [sys.executable, "-I", "-m", "nstui.kernel.overlay_inject", "--pid", str(in_pid)]
+        for lower in spec.lowers:
+            argv += ["--lower", os.path.abspath(lower)]
+        if spec.upper is not None and spec.work is not None:
+            argv += ["--upper", os.path.abspath(spec.upper), "--work", os.path.abspath(spec.work)]
+        for option in spec.options:
+            argv += ["--option", option]
+        argv += ["--", spec.target]
+        try:
+            done = subprocess.run(
+                argv,
+                capture_output=True,
+                text=True,
+                timeout=HELPER_TIMEOUT,
+                check=False,
+                stdin=subprocess.DEVNULL,
+            )
+        except (OSError, subprocess.SubprocessError) as exc:
+            return MountOutcome(
+                False, f"the mount helper failed: {exc}", spec.target, in_pid=in_pid
+            )
+        try:
+            payload = json.loads(done.stdout) if done.stdout.strip() else {}
+        except ValueError:
+            payload = {}
+        if not isinstance(payload, dict):
+            payload = {}
+        if done.returncode == 0 and "message" in payload:
+            message = str(payload["message"])
+            return MountOutcome(True, message, spec.target, "fsmount + move_mount", in_pid)
+        lines = [ln for ln in done.stderr.splitlines() if ln.strip()]
+        error = str(payload.get("error") or (lines[-1] if lines else f"exit {done.returncode}"))
+        return MountOutcome(False, error, spec.target, in_pid=in_pid)
+
     def _in_namespace(self, in_pid: int, argv: list[str], target: str) -> MountOutcome:
         try:
             os.stat(f"{self._proc}/{in_pid}/ns/mnt")
@@ -271,8 +325,8 @@ class LiveMountActions:
             return MountOutcome(
                 False,
                 f"process {in_pid}'s mount namespace has no {sys.executable}: the helper runs "
-                "nstui there, so it must see the same files (mount the layers from a process "
-                "that shares this root)",
+                "nstui there, so it must see the same files; to mount directories of nstui's "
+                "namespace there, take the layers from here (--layers-here)",
                 target,
                 in_pid=in_pid,
             )
@@ -320,13 +374,33 @@ def _outcome_from_helper(
     return MountOutcome(False, error + where, target, in_pid=in_pid)
 
 
-def find_union(state: MountsState, target: str, in_pid: int | None = None) -> UnionMount | None:
-    """The union mount on top at TARGET, in IN_PID's namespace or our own."""
-    for union in state.unions:
-        ns = union.namespace
-        if (in_pid is None and ns.is_own) or (in_pid is not None and in_pid in ns.pids):
-            top = mount_at(ns.mounts, target)
-            if top is not None and top.mount_id == union.mount.mount_id:
+def find_union(
+    state: MountsState, target: str, in_pid: int | None = None, proc: str = "/proc"
+) -> UnionMount | None:
+    """The union mount on top at TARGET, in nstui's namespace or as IN_PID sees it.
+
+    mountinfo paths are relative to the reading process's root, and a namespace is read
+    through one of its processes: when IN_PID is another one (a chrooted process), its own
+    mountinfo is read here (blocking), so TARGET means what IN_PID sees."""
+    if in_pid is None:
+        namespaces = [ns for ns in state.scan.namespaces if ns.is_own]
+    else:
+        found = state.scan.find_namespace(in_pid)
+        if found is None:
+            return None
+        if found.read_via != in_pid:
+            try:
+                mounts = read_mountinfo(in_pid, proc)
+            except OSError:
+                return None
+            found = replace(found, read_via=in_pid, mounts=tuple(mounts))
+        namespaces = [found]
+    for ns in namespaces:
+        top = mount_at(ns.mounts, target)
+        if top is None:
+            continue
+        for union in union_mounts_of(ns):
+            if union.mount.mount_id == top.mount_id:
                 return union
     return None
 

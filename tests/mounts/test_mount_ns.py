@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -107,3 +108,65 @@ def test_in_pid_bad_input(tmp_path: Path, spawn: Spawner) -> None:
     assert not out.ok and "lower 2" in out.message and f"process {proc.pid}" in out.message
     scan = scan_mount_namespaces()
     assert [n.ns for n in scan.namespaces if mount_at(n.mounts, str(tmp_path))] == []
+
+
+def test_layers_from_here_into_a_container_root(tmp_path: Path, spawn: Spawner) -> None:
+    """A 'container': its own mount namespace and root (a busybox rootfs), where neither
+    nstui nor the layer directories exist. Running nstui in there is refused with a clear
+    message; --layers-here builds the overlay here and attaches it in there."""
+    busybox = shutil.which("busybox")
+    assert busybox is not None, "busybox-static is a test dependency (Makefile TEST_DEBS)"
+    rootfs = tmp_path / "rootfs"
+    (rootfs / "bin").mkdir(parents=True)
+    (rootfs / "srv").mkdir()
+    shutil.copy2(busybox, rootfs / "bin" / "busybox")
+    lowers = [tmp_path / "host layer", tmp_path / "base"]
+    for i, d in enumerate(lowers):
+        d.mkdir()
+        (d / f"file{i}").write_text(f"layer {i}\n")
+    proc = spawn(
+        [
+            "unshare",
+            "--mount",
+            "--propagation",
+            "private",
+            "--fork",
+            f"--root={rootfs}",
+            "/bin/busybox",
+            "sleep",
+            "1000",
+        ]
+    )
+    own = mount_ns_of("self")
+    deadline = time.monotonic() + 10
+    while mount_ns_of(proc.pid) == own and time.monotonic() < deadline:
+        time.sleep(0.02)
+    # the command (busybox, pid namespace unchanged) is unshare's child: find it
+    child = int(Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()[0])
+    actions = LiveMountActions()
+    spec = OverlaySpec(lowers=tuple(str(p) for p in lowers), target="/srv")
+    refused = actions.mount_overlay(spec, in_pid=child)
+    assert not refused.ok and "--layers-here" in refused.message
+
+    done = actions.mount_overlay(spec, in_pid=child, layers_here=True)
+    assert done.ok, done.message
+    inside = Path(f"/proc/{child}/root/srv")
+    assert sorted(p.name for p in inside.iterdir()) == ["file0", "file1"]
+    assert (inside / "file0").read_text() == "layer 0\n"
+    state = actions.read_state()
+    union = find_union(state, "/srv", in_pid=child)
+    assert union is not None and union.layers == tuple(str(p) for p in lowers)
+    assert find_union(state, "/srv") is None  # not in nstui's namespace
+    # the layer paths are the host's: the inspector finds them here, not in the rootfs
+    entries = {e.name: e.layer.name for e in actions.list_merged(union)}
+    assert entries == {"file0": "lower 1", "file1": "lower 2"}
+
+    bad = OverlaySpec(lowers=(str(lowers[0]), str(tmp_path / "nope")), target="/srv")
+    out = actions.mount_overlay(bad, in_pid=child, layers_here=True)
+    assert not out.ok and "lower 2" in out.message and "no such directory" in out.message
+    missing = OverlaySpec(lowers=tuple(str(p) for p in lowers), target="/nowhere")
+    out = actions.mount_overlay(missing, in_pid=child, layers_here=True)
+    assert not out.ok and "/nowhere" in out.message
+
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)
