@@ -204,10 +204,10 @@ def watch_churn(
     ready: Path,
     *,
     with_tui: bool = True,
-    full_every: int = 5,
+    full_every: int = 3,
     source_options: Mapping[str, Any] | None = None,
     stop_file: Path | None = None,
-    min_snapshots: int = 6,
+    min_snapshots: int = 4,
 ) -> Watch:
     """Take LiveSource snapshots back to back until ``driver`` exits, checking each one.
     Once ``min_snapshots`` are taken (one of them full) ``stop_file`` is created, telling the
