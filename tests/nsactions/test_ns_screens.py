@@ -28,7 +28,7 @@ from nstui.model.ns_actions import (
 from nstui.ui.screens.enter_ns import EnterNamespacesScreen
 from nstui.ui.screens.keep_ns import KeepNamespaceScreen, ReleaseNamespaceScreen
 from nstui.ui.screens.run_ns import RunInNamespacesScreen
-from tests.ui.fakes import CONTAINER_NS, HELD_NET, make_snapshot
+from tests.ui.fakes import CONTAINER_NS, HELD_NET, HOST_NS, make_snapshot
 
 
 @dataclass
@@ -298,3 +298,19 @@ async def test_run_pane_live_detached_pid_namespace() -> None:
         os.kill(pid, signal.SIGKILL)  # init: the whole pid namespace goes with it
         for launch in live.detached:
             assert launch.wait(timeout=5) == 137
+
+
+@sync
+async def test_enter_pane_from_a_recording() -> None:
+    from nstui.model.ns_recorded import RecordedNsActions
+
+    snapshot = make_snapshot()
+    recorded = RecordedNsActions(snapshot)
+    app = Host(EnterNamespacesScreen(actions_with(recorded), snapshot, 21))
+    async with app.run_test() as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        checked = {t for t in NS_TYPES if app.pane.query_one(f"#ns-{t.value}", Checkbox).value}
+        assert checked == {t for t in NS_TYPES if CONTAINER_NS[t] != HOST_NS[t]}
+    with pytest.raises(NsHelperError, match="recorded snapshot"):
+        recorded.enter(21, None, ["sh"], EnterOptions())
