@@ -150,8 +150,10 @@ class RecordedMountActions:
     def users(self, union: UnionMount) -> tuple[MountUser, ...]:
         return tuple(MountUser(pid, "nginx", ("root",)) for pid in union.namespace.pids[:2])
 
-    def mount_overlay(self, spec: OverlaySpec, in_pid: int | None = None) -> MountOutcome:
-        self.requests.append(("mount", (spec, in_pid)))
+    def mount_overlay(
+        self, spec: OverlaySpec, in_pid: int | None = None, layers_here: bool = False
+    ) -> MountOutcome:
+        self.requests.append(("mount", (spec, in_pid, layers_here)))
         return MountOutcome(False, "recorded state: mounting is not possible", spec.target)
 
     def umount(self, target: str, lazy: bool = False, in_pid: int | None = None) -> MountOutcome:

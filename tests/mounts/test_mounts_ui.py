@@ -159,10 +159,11 @@ async def _recorded_panes_ask_the_actions() -> None:
         assert build.query_one(LowerList).paths == ["/srv/app", "/srv/base"]
         build.query_one("#target").value = "/srv/merged"  # type: ignore[attr-defined]
         build.query_one("#pid").value = "1234"  # type: ignore[attr-defined]
+        build.query_one("#layers-here", Checkbox).value = True
         await pilot.press("ctrl+r")
         await _settle(pilot)
-        kind, (spec, pid) = mounts.requests[-1]  # type: ignore[misc]
-        assert kind == "mount" and pid == 1234
+        kind, (spec, pid, layers_here) = mounts.requests[-1]
+        assert kind == "mount" and pid == 1234 and layers_here
         assert spec == OverlaySpec(lowers=("/srv/app", "/srv/base"), target="/srv/merged")
 
 

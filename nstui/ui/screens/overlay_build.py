@@ -15,7 +15,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Footer, Input, Label, OptionList, Static
+from textual.widgets import Button, Checkbox, Footer, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from nstui.model.actions import Actions
@@ -123,6 +123,10 @@ class OverlayBuildScreen(ModalScreen[MountOutcome | None]):
                     id="pid",
                     compact=True,
                 )
+            yield Checkbox(
+                "with a pid: the layer dirs are nstui's; only the target is in its namespace",
+                id="layers-here",
+            )
             yield Static("", id="pid-note", classes="hint")
             yield Static("", id="message")
             with Horizontal(id="buttons"):
@@ -175,7 +179,7 @@ class OverlayBuildScreen(ModalScreen[MountOutcome | None]):
             note = "a pid is a number"
         self.query_one("#pid-note", Static).update(note)
 
-    def spec(self) -> tuple[OverlaySpec, int | None] | None:
+    def spec(self) -> tuple[OverlaySpec, int | None, bool] | None:
         """The form as a spec and target pid, or None (with a message) when incomplete."""
         lowers = tuple(self.lowers.paths)
         pending = self._value("lower-input")
@@ -195,7 +199,8 @@ class OverlayBuildScreen(ModalScreen[MountOutcome | None]):
             return None
         options = tuple(o for o in self._value("options").split(",") if o.strip())
         spec = OverlaySpec(lowers=lowers, target=target, upper=upper, work=work, options=options)
-        return spec, int(pid_text) if pid_text else None
+        layers_here = self.query_one("#layers-here", Checkbox).value
+        return spec, int(pid_text) if pid_text else None, layers_here
 
     @on(Button.Pressed, "#mount")
     def _mount_pressed(self) -> None:
@@ -219,8 +224,8 @@ class OverlayBuildScreen(ModalScreen[MountOutcome | None]):
         self._do_mount(*request)
 
     @work(thread=True, exclusive=True, group="overlay-build", exit_on_error=False)
-    def _do_mount(self, spec: OverlaySpec, in_pid: int | None) -> None:
-        outcome = self.actions.mounts.mount_overlay(spec, in_pid=in_pid)
+    def _do_mount(self, spec: OverlaySpec, in_pid: int | None, layers_here: bool) -> None:
+        outcome = self.actions.mounts.mount_overlay(spec, in_pid=in_pid, layers_here=layers_here)
         self.app.call_from_thread(self._mounted, outcome)
 
     def _mounted(self, outcome: MountOutcome) -> None:
