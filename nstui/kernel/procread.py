@@ -68,15 +68,25 @@ def _ns_key(base: str) -> tuple[int, ...] | None:
     identity, not the link text). None when refused (EACCES: pid 1 here, even for root)."""
     stat = os.stat
     prefix = base + "ns/"
+    try:
+        sts = [stat(prefix + name) for name in NS_NAMES]
+    except PermissionError:
+        return None
+    except FileNotFoundError:
+        return _ns_key_partial(base)
+    return tuple([v for st in sts for v in (st.st_dev, st.st_ino)])
+
+
+def _ns_key_partial(base: str) -> tuple[int, ...] | None:
+    """As _ns_key, when a link is missing: a zombie keeps only its pid link, an old kernel
+    lacks time. The process is gone only if its directory is."""
     key: list[int] = []
     for name in NS_NAMES:
         try:
-            st = stat(prefix + name)
+            st = os.stat(base + "ns/" + name)
         except PermissionError:
             return None
         except FileNotFoundError:
-            # A zombie keeps only its pid link; an old kernel lacks time. The process is
-            # gone only if its directory is.
             if not os.path.isdir(base):
                 raise
             key += (0, 0)

@@ -248,3 +248,22 @@ def test_cpu_percent_on_refresh(spawn) -> None:  # type: ignore[no-untyped-def]
     assert abs(b.cpu_percent - expected) < 10
     idle = second.processes[os.getpid()]
     assert idle.cpu_percent is not None and idle.cpu_percent <= 100 * second.host.ncpus
+
+
+def test_zombie_is_kept_without_namespaces() -> None:
+    """An exited, unreaped child is still a process (state Z), not a vanished one."""
+    proc = subprocess.Popen(["true"])
+    try:
+        wait_for(
+            lambda: (
+                scan_processes(pids=[proc.pid]).get(proc.pid) is not None
+                and scan_processes(pids=[proc.pid])[proc.pid].state == "Z"
+            )
+        )
+        p = scan_processes(pids=[proc.pid])[proc.pid]
+        assert p.cmdline == () and p.ppid == os.getpid()
+        # its nsproxy is gone: pid (from its struct pid) and user (from its creds) remain
+        assert set(p.ns) <= {NsType.PID, NsType.USER} and NsType.PID in p.ns
+        assert LiveSource(holders=False).take().processes[proc.pid].state == "Z"
+    finally:
+        proc.wait()
