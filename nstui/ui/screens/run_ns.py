@@ -8,8 +8,8 @@ screen dismisses with the new pid so the app selects it at the next refresh).
 
 from __future__ import annotations
 
-import os
 import shlex
+import shutil
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -47,6 +47,12 @@ class RunRequest:
     pause: bool
 
 
+def default_command() -> str:
+    """An interactive shell, the same on every run of the same host (not $SHELL, which
+    would make screenshots depend on who took them)."""
+    return "bash" if shutil.which("bash") else "sh"
+
+
 def split_command(text: str) -> list[str]:
     """The argv a shell would make of ``text`` (quotes and escapes; no expansion).
     ValueError for unbalanced quotes."""
@@ -80,7 +86,7 @@ class RunInNamespacesScreen(ModalScreen[int | None]):
                     )
             yield Static("Command", classes="section")
             yield Input(
-                value=os.environ.get("SHELL") or "/bin/sh",
+                value=default_command(),
                 placeholder="command and arguments, quoted as in a shell",
                 id="command",
                 compact=True,
