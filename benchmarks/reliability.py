@@ -91,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
 
     figures = churn.run_benchmark(args.starts)
     outcomes, fuzzkit = run_tests(args.fuzz_examples, basetemp)
+    importlib.import_module("reliability.leakcheck").close_nstui_helpers()
     _, report = leaks.settle(before, markers)
     elapsed = time.monotonic() - started
     shutil.rmtree(basetemp, ignore_errors=True)

@@ -71,6 +71,19 @@ def remove_leaks(
     return left
 
 
+#: nstui's long-lived helper processes, which end with the process that started them (their
+#: stdin closes): closed before the final inventory, as exiting would. (module, function)
+HELPER_CLOSERS = (("nstui.kernel.procfs", "close_helper"),)
+
+
+def close_nstui_helpers() -> None:
+    for module_name, function in HELPER_CLOSERS:
+        module = sys.modules.get(module_name)
+        closer = getattr(module, function, None)
+        if closer is not None:
+            closer()
+
+
 class LeakCheckPlugin:
     def __init__(self) -> None:
         self.markers: leaks.Markers | None = None
@@ -90,6 +103,7 @@ class LeakCheckPlugin:
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if self.markers is None or self.before is None:
             return
+        close_nstui_helpers()
         after, report = leaks.settle(self.before, self.markers)
         self.report = report
         if not report.ok:
