@@ -44,6 +44,7 @@ OUTPUT = Path(__file__).with_name("recorded_snapshot.json")
 DEV = 4  # st_dev of nsfs, as on this machine
 BOOT = 1_764_230_400.0  # 2025-11-27 08:00:00 UTC
 TAKEN = BOOT + 3 * 86400 + 5025.0  # three days and a bit later
+CLK_TCK = 100  # /proc/PID/stat start times are in these ticks since boot
 GIB = 1 << 30
 KIB = 1024
 
@@ -185,6 +186,7 @@ def build_process(p: P) -> Process:
         cgroups=dict(p.cgroups),
         odd_threads=p.odd_threads,
         cpu_percent=p.cpu_percent,
+        start_ticks=round(p.started * CLK_TCK),
     )
 
 

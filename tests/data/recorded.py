@@ -103,6 +103,7 @@ def recorded_snapshots_sequence() -> tuple[Snapshot, Snapshot, Snapshot]:
         user="root",
         nthreads=1,
         start_time=first.taken_at + 1.0,
+        start_ticks=round((first.taken_at + 1.0 - first.host.boot_time) * 100),
         rss=1 << 20,
         cpu_time=0.0,
         nspid=(APPEARING_PID, 40),
