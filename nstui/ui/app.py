@@ -263,10 +263,10 @@ class NstuiApp(App[int]):
         if self.paused or not self.screen_stack:
             return
         try:
-            ns_view = self.namespaces_view
+            params = self._refresh_params()
         except NoMatches:  # the app is shutting down
             return
-        self._refresh_worker(self._refresh_params(ns_view))
+        self._refresh_worker(params)
 
     def _refresh_params(self, ns_view: NamespacesView | None = None) -> RefreshParams:
         """What the worker needs of the views, captured on the event loop."""

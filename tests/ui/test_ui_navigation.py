@@ -21,7 +21,7 @@ def make_app(**kwargs: object) -> NstuiApp:
 
 
 @sync
-async def test_number_keys_switch_views_and_focus_them() -> None:
+async def test_number_keys_and_tab_clicks_switch_views_and_focus_them() -> None:
     app = make_app()
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
@@ -39,16 +39,10 @@ async def test_number_keys_switch_views_and_focus_them() -> None:
         await pilot.press("1")
         assert tabs.active == "processes"
         assert focused_id(app) == "processes-view"
-
-
-@sync
-async def test_clicking_a_tab_switches_view() -> None:
-    app = make_app()
-    async with app.run_test(size=(120, 36)) as pilot:
-        await settle(pilot)
+        # The mouse: a click on a tab.
         await pilot.click("#--content-tab-cgroups")
         await pilot.pause()
-        assert app.query_one("#views", TabbedContent).active == "cgroups"
+        assert tabs.active == "cgroups"
 
 
 @sync
@@ -113,7 +107,7 @@ async def test_mouse_click_selects_row_and_clicking_header_sorts() -> None:
 
 
 @sync
-async def test_namespace_rows_expand_to_member_processes() -> None:
+async def test_namespaces_expand_to_members_show_held_ones_and_nest() -> None:
     app = make_app()
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
@@ -132,28 +126,16 @@ async def test_namespace_rows_expand_to_member_processes() -> None:
         assert view.cursor_key == container_pid_ns
         assert type_key(NsType.PID) in view.rowset.rows
 
-
-@sync
-async def test_bind_mounted_namespace_is_shown_and_marked() -> None:
-    app = make_app()
-    async with app.run_test(size=(120, 36)) as pilot:
-        await settle(pilot)
-        rows = app.namespaces_view.rowset.rows
-        held = [row for row in rows.values() if row.cells[3] == "bind"]
+        # A namespace kept only by a bind mount is listed, marked, with no processes.
+        held = [row for row in view.rowset.rows.values() if row.cells[3] == "bind"]
         assert len(held) == 1
         assert held[0].cells[1] == "0"
         assert "/run/netns/blue" in held[0].cells[4]
 
-
-@sync
-async def test_namespace_nesting_tree_toggles() -> None:
-    app = make_app()
-    async with app.run_test(size=(120, 36)) as pilot:
-        await settle(pilot)
-        await pilot.press("2")
-        view = app.namespaces_view
+        # The nesting tree of user and pid namespaces: every row is still there.
+        count = len(view.rowset.rows)
         assert not view.nesting
         await pilot.press("t")
         assert view.nesting
-        # Every row is still there, under its type or its parent namespace.
-        assert len(view.rowset.rows) > 8
+        assert len(view.rowset.rows) == count
+        assert view.cursor_key == container_pid_ns
