@@ -8,6 +8,7 @@ bad arguments status 2.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -65,6 +66,7 @@ def register(subparsers: Any) -> None:
     run.add_argument(
         "--detach", action="store_true", help="run in the background, output to a log file"
     )
+    run.add_argument("-J", "--json", action="store_true", help="with --detach: pid and log as JSON")
     run.add_argument("command", nargs="*", metavar="CMD")
     run.set_defaults(func=cmd_run)
     _takes_command_after_dashes(run)
@@ -86,6 +88,9 @@ def register(subparsers: Any) -> None:
     enter.add_argument(
         "--detach", action="store_true", help="run in the background, output to a log file"
     )
+    enter.add_argument(
+        "-J", "--json", action="store_true", help="with --detach: pid and log as JSON"
+    )
     enter.add_argument("command", nargs="*", metavar="CMD")
     enter.set_defaults(func=cmd_enter)
     _takes_command_after_dashes(enter)
@@ -99,6 +104,7 @@ def register(subparsers: Any) -> None:
     keep.add_argument("pid", type=int, metavar="PID")
     keep.add_argument("type", metavar="TYPE")
     keep.add_argument("path", metavar="PATH")
+    keep.add_argument("-J", "--json", action="store_true", help="JSON output")
     keep.set_defaults(func=cmd_keep)
 
     release = subparsers.add_parser(
@@ -129,9 +135,13 @@ def _fail(exc: NsHelperError) -> int:
     return 1
 
 
-def _finish(launch: Launch, detach: bool) -> int:
-    if detach:
-        print(f"started pid {launch.pid}; output in {launch.log_path}")
+def _finish(launch: Launch, args: argparse.Namespace) -> int:
+    if args.detach:
+        if args.json:
+            started = {"pid": launch.pid, "log": launch.log_path, "command": list(launch.argv)}
+            print(json.dumps(started, indent=2))
+        else:
+            print(f"started pid {launch.pid}; output in {launch.log_path}")
         return 0
     return wait_in_foreground(launch)
 
@@ -153,7 +163,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         if exc.kind == nshelper.INVALID:
             raise _usage_error(f"nstui run: {exc}") from None
         return _fail(exc)
-    return _finish(launch, args.detach)
+    return _finish(launch, args)
 
 
 def cmd_enter(args: argparse.Namespace) -> int:
@@ -164,7 +174,7 @@ def cmd_enter(args: argparse.Namespace) -> int:
         launch = nshelper.spawn_in(args.pid, types, argv, options, detach=args.detach)
     except NsHelperError as exc:
         return _fail(exc)
-    return _finish(launch, args.detach)
+    return _finish(launch, args)
 
 
 def _default_shell(pid: int, types: tuple[NsType, ...] | None, options: EnterOptions) -> str:
@@ -184,7 +194,11 @@ def cmd_keep(args: argparse.Namespace) -> int:
         kept = nshelper.persist(args.pid, ns_type, args.path)
     except NsHelperError as exc:
         return _fail(exc)
-    print(f"kept the {kept.ns_type} namespace of {args.pid} at {kept.path}")
+    if args.json:
+        result = {"path": kept.path, "type": kept.ns_type.value, "pid": args.pid}
+        print(json.dumps(result | {"created": kept.created}, indent=2))
+    else:
+        print(f"kept the {kept.ns_type} namespace of {args.pid} at {kept.path}")
     return 0
 
 

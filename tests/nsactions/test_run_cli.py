@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -72,3 +74,19 @@ def test_keep_and_release(
     released = nstui("release", path)
     assert released.returncode == 0, released.stderr
     assert not nsfs_mounted(path) and not os.path.exists(path)
+
+
+def test_detached_run_reports_pid_and_log_as_json() -> None:
+    done = nstui("run", "--ns", "pid", "--detach", "-J", "--", "sh", "-c", "echo started; exit 0")
+    assert done.returncode == 0, done.stderr
+    started = json.loads(done.stdout)
+    assert started["command"] == ["sh", "-c", "echo started; exit 0"]
+    log = Path(started["log"])
+    try:
+        deadline = time.monotonic() + 10
+        while "started" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert log.read_text().splitlines()[-1] == "started"
+        assert log.stat().st_mode & 0o077 == 0  # output of a root command: owner only
+    finally:
+        log.unlink(missing_ok=True)
