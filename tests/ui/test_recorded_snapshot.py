@@ -120,3 +120,18 @@ def test_sequence_appears_vanishes_moves(recorded_snapshot: Snapshot) -> None:
     assert third.cgroups[(memory, recorded.MOVED_TO)].pids == (mover,)
     old_path = first.processes[mover].cgroups[memory]
     assert mover not in third.cgroups[(memory, old_path)].pids
+
+
+def test_sequence_as_the_model_diff_sees_it() -> None:
+    from nstui.model.diff import diff_snapshots
+
+    recorded = load_recorded_module()
+    first, second, third = recorded.recorded_snapshots_sequence()
+    one = diff_snapshots(first, second)
+    assert [p.pid for p in one.appeared] == [recorded.APPEARING_PID]
+    assert one.vanished == () and one.moved == () and one.ns_appeared == ()
+    two = diff_snapshots(second, third)
+    assert two.appeared == ()
+    assert [p.pid for p in two.vanished] == [recorded.VANISHING_PID]
+    assert [m.pid for m in two.moved] == [recorded.MOVING_PID]
+    assert set(two.moved[0].cgroups) == {4, 8}  # memory and pids
