@@ -277,3 +277,34 @@ async def test_pane_keys_without_actions_explain_instead_of_crashing() -> None:
         await pilot.pause()
         assert len(app.screen_stack) == 1
         assert len(app._notifications) >= 4
+
+
+@sync
+async def test_detail_pane_follows_the_selection_in_every_view() -> None:
+    app, _ = app_for(make_snapshot())
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        detail = app.query_one("#detail")
+        assert app.processes_view.select_key(22)
+        await pilot.pause()
+        assert "nginx: worker" in detail.text  # type: ignore[attr-defined]
+        await pilot.press("j")  # moves to pid 2 (kthreadd), the next line
+        await pilot.pause()
+        assert "nginx: worker" not in detail.text  # type: ignore[attr-defined]
+        await pilot.press("3")
+        assert app.cgroups_view.select_key((0, "/user.slice"))
+        await pilot.pause()
+        assert "/user.slice" in detail.text  # type: ignore[attr-defined]
+
+
+@sync
+async def test_a_detached_launch_is_selected_at_the_next_refresh() -> None:
+    launched = make_snapshot([*base_processes(), proc(30, 12, "/usr/bin/launched --detach")])
+    app, _ = app_for(make_snapshot(), launched)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await pilot.press("2")
+        app._after_run(30)  # what the run pane's dismissal hands back
+        await settle(pilot)
+        assert app.active_view_name == "processes"
+        assert app.processes_view.cursor_key == 30
