@@ -183,7 +183,7 @@ def _run_helper(in_pid: int, argv: list[str]) -> subprocess.CompletedProcess[str
 
 
 def _self_argv() -> list[str]:
-    return [sys.executable, "-m", "nstui.cli.main"]
+    return [sys.executable, "-m", "nstui"]
 
 
 class LiveMountActions:

@@ -77,7 +77,7 @@ def test_live_host_has_none() -> None:
 
 def test_cli_says_none_or_lists() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "nstui.cli.main", "dm", "--json"],
+        [sys.executable, "-m", "nstui", "dm", "--json"],
         capture_output=True,
         text=True,
         check=False,
@@ -87,7 +87,7 @@ def test_cli_says_none_or_lists() -> None:
     data = json.loads(done.stdout)
     assert data["devices"] or data["notes"][0].startswith(NONE_HERE)
     text = subprocess.run(
-        [sys.executable, "-m", "nstui.cli.main", "dm"],
+        [sys.executable, "-m", "nstui", "dm"],
         capture_output=True,
         text=True,
         check=False,

@@ -99,7 +99,7 @@ def test_cli_layers_and_diff(tmp_path: Path, tmp_mount: MountTracker) -> None:
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "nstui.cli.main", *args],
+            [sys.executable, "-m", "nstui", *args],
             capture_output=True,
             text=True,
             check=False,

@@ -64,7 +64,7 @@ def test_overlay_in_another_namespace(tmp_path: Path, spawn: Spawner) -> None:
     assert entries == {"file0": "lower 1", "file1": "lower 2"}
 
     listing = subprocess.run(
-        [sys.executable, "-m", "nstui.cli.main", "mounts", "--union", "--json"],
+        [sys.executable, "-m", "nstui", "mounts", "--union", "--json"],
         capture_output=True,
         text=True,
         check=True,

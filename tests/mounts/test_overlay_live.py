@@ -191,7 +191,7 @@ def test_cli_refusal_is_one_line_and_status_1(tmp_path: Path, tmp_mount: MountTr
         [
             sys.executable,
             "-m",
-            "nstui.cli.main",
+            "nstui",
             "overlay",
             "mount",
             "--lower",

@@ -1,0 +1,87 @@
+"""`nstui mounts`, `nstui overlay mount/umount` argument handling and output."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from reliability.kobjects import MountTracker
+
+from nstui.kernel.aufs import aufs_available
+from nstui.kernel.mountinfo import read_mountinfo
+from nstui.kernel.union_mounts import mount_at, mount_ns_of
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "nstui", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+
+def test_mounts_by_type_json() -> None:
+    done = cli("mounts", "--type", "proc", "--json")
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    own = str(mount_ns_of("self"))
+    mine = [n for n in data["namespaces"] if n["ns"] == own]
+    assert len(mine) == 1 and mine[0]["own"]
+    assert mine[0]["mounts"] and {m["fstype"] for m in mine[0]["mounts"]} == {"proc"}
+    assert any(m["target"] == "/proc" for m in mine[0]["mounts"])
+
+
+def test_union_listing_says_when_aufs_is_missing() -> None:
+    done = cli("mounts", "--union")
+    assert done.returncode == 0, done.stderr
+    if aufs_available():
+        assert "aufs is not available" not in done.stdout
+    else:
+        assert "aufs is not available in this kernel" in done.stdout
+    data = json.loads(cli("mounts", "--union", "--json").stdout)
+    assert (data["aufs"] == "available") is aufs_available()
+
+
+def test_bad_arguments_are_one_line_status_2() -> None:
+    done = cli("overlay", "mount", "--lower", "/a", "--upper", "/u", "/t")
+    assert done.returncode == 2
+    assert done.stderr.strip() == "nstui overlay mount: --upper and --work go together"
+    done = cli("overlay", "mount", "--lower", "/a", "--layers-here", "/t")
+    assert done.returncode == 2 and "--layers-here goes with --in-pid" in done.stderr
+    done = cli("overlay", "frobnicate")
+    assert done.returncode == 2 and done.stderr.count("\n") == 1
+
+
+@pytest.mark.root
+def test_cli_mount_then_busy_then_lazy_umount(tmp_path: Path, tmp_mount: MountTracker) -> None:
+    a, b = tmp_path / "a,1", tmp_path / "b:2"
+    for d in (a, b):
+        d.mkdir()
+    target = tmp_mount.dir("m")
+    done = cli("overlay", "mount", "--json", "--lower", str(a), "--lower", str(b), str(target))
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["method"] == "fsopen (lowerdir+)"
+    listed = json.loads(cli("mounts", "--union", "--json").stdout)
+    own = str(mount_ns_of("self"))
+    unions = [u for n in listed["namespaces"] if n["ns"] == own for u in n["unions"]]
+    mine = [u for u in unions if u["target"] == str(target)]
+    assert [lw["path"] for lw in mine[0]["lowers"]] == [str(a), str(b)]
+    assert mine[0]["upper"] is None and mine[0]["lowerdir_plus"]
+    not_union = cli("overlay", "umount", str(tmp_path))
+    assert not_union.returncode == 1 and "not a mount point" in not_union.stderr
+    fd = os.open(target, os.O_RDONLY | os.O_DIRECTORY)  # keeps the mount busy
+    try:
+        busy = cli("overlay", "umount", str(target))
+        assert busy.returncode == 1 and "busy" in busy.stderr and "lazily" in busy.stderr
+        assert mount_at(read_mountinfo(), str(target)) is not None
+        done = cli("overlay", "umount", "--lazy", str(target))
+        assert done.returncode == 0 and "detached (lazy)" in done.stdout
+        assert mount_at(read_mountinfo(), str(target)) is None
+    finally:
+        os.close(fd)
