@@ -90,6 +90,9 @@ class EnterNamespacesScreen(ModalScreen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#command", Input).focus()
+        reason = self.actions.namespaces.unavailable_reason()
+        if reason is not None:
+            self._say(f"Limited: {reason}.", "warning")
         self._load_target()
 
     # ----- loading what the kernel says about the target -------------------------------------

@@ -76,6 +76,9 @@ class KeepNamespaceScreen(ModalScreen[str | None]):
 
     def on_mount(self) -> None:
         self.query_one("#path", Input).focus()
+        reason = self.actions.namespaces.unavailable_reason()
+        if reason is not None:
+            self._say(f"Limited: {reason}.", "warning")
         if not _members(self.snapshot, self.ns):
             self._say(
                 f"No process is in {self.ns}: it can only be kept through one of its "

@@ -118,6 +118,9 @@ class RunInNamespacesScreen(ModalScreen[int | None]):
     def on_mount(self) -> None:
         self._show_argv(self.query_one("#command", Input).value)
         self.query_one("#command", Input).focus()
+        reason = self.actions.namespaces.unavailable_reason()
+        if reason is not None:
+            self._say(f"Limited: {reason}.", "warning")
 
     # ----- live feedback --------------------------------------------------------------------
 
