@@ -149,9 +149,12 @@ def _stat_fields(pid: int) -> tuple[str, list[str]] | None:
     return head.partition("(")[2], tail.split()
 
 
-def _ppid_map() -> dict[int, tuple[int, str, str, int]]:
+ProcTable = dict[int, tuple[int, str, str, int]]  # pid -> (ppid, state, comm, start ticks)
+
+
+def _ppid_map() -> ProcTable:
     """pid -> (ppid, state, comm, start_ticks) for every readable process."""
-    out: dict[int, tuple[int, str, str, int]] = {}
+    out: ProcTable = {}
     for pid in _pids():
         parsed = _stat_fields(pid)
         if parsed is None:
@@ -269,42 +272,55 @@ def list_netns(run_netns: str = "/run/netns") -> frozenset[str]:
         return frozenset()
 
 
-def session_processes(markers: Markers) -> dict[int, ProcEntry]:
-    """Processes descended from the session pid, or carrying its tag in their environment
-    (so orphans re-parented to pid 1 are still found). The session process itself excluded."""
-    table = _ppid_map()
+def session_processes(markers: Markers, table: ProcTable | None = None) -> dict[int, ProcEntry]:
+    """Processes whose ancestor chain reaches the session pid, or reaches an orphan (a
+    process re-parented to pid 1) whose environment carries the session tag: a test's
+    process that lost its parent is still found. The session process itself is excluded.
+    Only orphans' environments are read, so this stays cheap on a host with 10,000 processes.
+    """
+    table = _ppid_map() if table is None else table
     needle = f"{SESSION_ENV}={markers.tag}"
+    tagged_orphans = {
+        pid
+        for pid, (ppid, *_) in table.items()
+        if ppid <= 1 and pid != markers.session_pid and _environ_has(pid, needle)
+    }
+    roots = {markers.session_pid} | tagged_orphans
+    known: dict[int, bool] = {}
+
+    def belongs(pid: int) -> bool:
+        chain: list[int] = []
+        cursor = table.get(pid, (0, "", "", 0))[0]
+        while cursor not in known and cursor > 1 and cursor not in roots and len(chain) < 4096:
+            chain.append(cursor)
+            cursor = table.get(cursor, (0, "", "", 0))[0]
+        answer = known.get(cursor, cursor in roots)
+        for link in chain:
+            known[link] = answer
+        return answer
+
     out: dict[int, ProcEntry] = {}
     for pid, (ppid, state, comm, start) in table.items():
-        if pid == markers.session_pid:
-            continue
-        descended = False
-        cursor, hops = ppid, 0
-        while cursor > 1 and hops < 4096:
-            if cursor == markers.session_pid:
-                descended = True
-                break
-            cursor = table.get(cursor, (0, "", "", 0))[0]
-            hops += 1
-        tagged = _environ_has(pid, needle)
-        if descended or tagged:
+        if pid != markers.session_pid and (pid in tagged_orphans or belongs(pid)):
+            tagged = pid in tagged_orphans
             out[pid] = ProcEntry(pid, ppid, start, state, comm, _cmdline(pid), tagged)
     return out
 
 
-def other_pytest_sessions(markers: Markers) -> frozenset[int]:
+def other_pytest_sessions(
+    markers: Markers, table: ProcTable | None = None, ours: Iterable[int] = ()
+) -> frozenset[int]:
     """pids of pytest runs on this machine that are not this session, its ancestors or
     its descendants: their objects may carry the generic marker too."""
-    table = _ppid_map()
-    mine: set[int] = {markers.session_pid}
+    table = _ppid_map() if table is None else table
+    mine: set[int] = {markers.session_pid, *ours}
     cursor = markers.session_pid
     while cursor in table and cursor > 1:
         cursor = table[cursor][0]
         mine.add(cursor)
-    ours = session_processes(markers)
     found: set[int] = set()
-    for pid in table:
-        if pid in mine or pid in ours:
+    for pid, (_, _, comm, _) in table.items():
+        if pid in mine or not comm.startswith("py"):  # python, python3.11, pytest
             continue
         argv = _cmdline(pid)
         if "pytest" in argv or "py.test" in argv:
@@ -321,13 +337,14 @@ def _mntns_of(pids: Iterable[int]) -> frozenset[str]:
 
 
 def take_inventory(markers: Markers) -> Inventory:
-    processes = session_processes(markers)
+    table = _ppid_map()
+    processes = session_processes(markers, table)
     return Inventory(
         mounts=list_mounts(markers),
         cgroups=list_cgroups(),
         netns=list_netns(),
         processes=processes,
-        other_sessions=other_pytest_sessions(markers),
+        other_sessions=other_pytest_sessions(markers, table, processes),
         session_mntns=_mntns_of([os.getpid(), *processes]),
     )
 
