@@ -24,6 +24,7 @@ import select
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -125,6 +126,9 @@ class Launch:
         self.forked = forked
         self.own_session = own_session
         self.log_path = log_path
+        # wait() may run in a reaper thread while stop() runs elsewhere: a pidfd is closed
+        # and used only under this lock, so a signal never goes to a reused fd number.
+        self._lock = threading.Lock()
         self._helper_pidfd = _open_pidfd(process.pid)
         self._cmd_pidfd = _open_child_pidfd(pid, process.pid) if forked else None
 
@@ -157,12 +161,25 @@ class Launch:
         if self.process.poll() is not None:
             return self.wait()
         self._signal(signal.SIGTERM)
-        if not _wait_readable(self._helper_pidfd, grace):
-            if self._cmd_pidfd is not None:
-                self._send(self._cmd_pidfd, signal.SIGKILL)
+        with self._lock:
+            helper_fd = None if self._helper_pidfd is None else os.dup(self._helper_pidfd)
+        try:
+            exited = _wait_readable(helper_fd, grace)
+        finally:
+            if helper_fd is not None:
+                os.close(helper_fd)
+        if not exited:
+            if self.forked:
+                self._send_cmd(signal.SIGKILL)
                 # Init's exit completes only after every process of its pid namespace is
                 # reaped: once its pidfd is readable, the namespace is empty.
-                _wait_readable(self._cmd_pidfd, 10.0)
+                with self._lock:
+                    cmd_fd = None if self._cmd_pidfd is None else os.dup(self._cmd_pidfd)
+                if cmd_fd is not None:
+                    try:
+                        _wait_readable(cmd_fd, 10.0)
+                    finally:
+                        os.close(cmd_fd)
             self._signal(signal.SIGKILL)
         elif self.own_session:
             self._killpg(signal.SIGKILL)  # what ignored SIGTERM in the group
@@ -173,12 +190,16 @@ class Launch:
             return self.wait()
 
     def _signal(self, sig: int) -> None:
-        if self._cmd_pidfd is not None:
-            self._send(self._cmd_pidfd, sig)
+        self._send_cmd(sig)
         if self.own_session:
             self._killpg(sig)
-        elif self._helper_pidfd is not None:
-            self._send(self._helper_pidfd, sig)
+        else:
+            with self._lock:
+                self._send(self._helper_pidfd, sig)
+
+    def _send_cmd(self, sig: int) -> None:
+        with self._lock:
+            self._send(self._cmd_pidfd, sig)
 
     def _killpg(self, sig: int) -> None:
         # The group's id is the helper's pid; it stays ours while the helper is unreaped.
@@ -193,10 +214,11 @@ class Launch:
                 syscalls.pidfd_send_signal(pidfd, sig)
 
     def _close(self) -> None:
-        for fd in (self._helper_pidfd, self._cmd_pidfd):
-            if fd is not None:
-                os.close(fd)
-        self._helper_pidfd = self._cmd_pidfd = None
+        with self._lock:
+            for fd in (self._helper_pidfd, self._cmd_pidfd):
+                if fd is not None:
+                    os.close(fd)
+            self._helper_pidfd = self._cmd_pidfd = None
 
     def __del__(self) -> None:
         with contextlib.suppress(Exception):
