@@ -48,6 +48,7 @@ def test_leaks(tmp_path):
     netfile.touch()
     subprocess.run(["unshare", f"--net={netfile}", "true"], check=True)
     proc = subprocess.Popen(["sleep", "300"], start_new_session=True)
+    subprocess.run(["setsid", "--fork", "sleep", "301"], check=True)  # an orphan, parent pid 1
     pathlib.Path(os.environ["LEAK_RECORD"]).write_text(
         "\\n".join([str(cg), str(mnt), str(netfile), str(proc.pid)])
     )
@@ -110,11 +111,12 @@ def test_leaking_session_fails_and_names_each_object(tmp_path: Path) -> None:
     cg, mnt, netfile, pid = record.read_text().split("\n")
     assert result.returncode == 1, out
     assert "1 passed" in out, out  # the test passed; the leak check failed the run
-    assert "LEAKED by this test session (4):" in out, out
+    assert "LEAKED by this test session (5):" in out, out
     assert f"cgroup {cg}" in out
     assert f"mount {mnt} (tmpfs nstui-leak)" in out
     assert f"mount {netfile} (nsfs net:[" in out
     assert f"process {pid} (sleep 300)" in out
+    assert "(sleep 301)" in out, "an orphaned process is found by the tag in its environment"
     # ... and the check removed them, so later runs start clean.
     assert not Path(cg).exists()
     assert not kobjects.mounted_at(mnt)
