@@ -582,12 +582,12 @@ def main(argv: list[str] | None = None) -> int:
     except HelperError as exc:
         status.send(f"err {exc.kind} {exc.message}")
         if status.fd < 0:
-            sys.stderr.write(f"nstui helper: {exc.message}\n")
+            sys.stderr.write(f"nstui: {exc.message}\n")
         return exc.status
     except Exception as exc:  # one line for the caller, never a traceback
         status.send(f"err {FAILED} helper: {exc!r}")
         if status.fd < 0:
-            sys.stderr.write(f"nstui helper: {exc!r}\n")
+            sys.stderr.write(f"nstui: helper: {exc!r}\n")
         return 1
 
 
