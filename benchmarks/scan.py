@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import gc
 import os
+import resource
 import signal
 import statistics
 import subprocess
@@ -36,6 +37,7 @@ from types import FrameType
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from nstui.kernel import procfs
 from nstui.model.scanner import LiveSource
 
 PS_ARGS = ["ps", "-eo", "pid,cgroup,ipcns,mntns,netns,pidns,userns,utsns"]
@@ -128,10 +130,38 @@ def _remove_cgroups(dirs: list[Path], timeout: float = 60.0) -> None:
                 time.sleep(0.05)
 
 
-def _timed(func: Callable[[], object]) -> float:
-    start = time.perf_counter()
-    func()
-    return time.perf_counter() - start
+def _cpu_now() -> float:
+    """CPU seconds used so far by this process, its reaped children (ps, lsns) and the
+    scan helper process."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    total = own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+    pid = procfs.helper_pid()
+    if pid is not None:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / procfs.CLK_TCK
+        except OSError:
+            pass
+    return total
+
+
+class Timings:
+    """Wall and CPU seconds of each timed thing, for medians."""
+
+    def __init__(self) -> None:
+        self.wall: dict[str, list[float]] = {}
+        self.cpu: dict[str, list[float]] = {}
+
+    def time(self, name: str, func: Callable[[], object]) -> None:
+        cpu0, start = _cpu_now(), time.perf_counter()
+        func()
+        self.wall.setdefault(name, []).append(time.perf_counter() - start)
+        self.cpu.setdefault(name, []).append(_cpu_now() - cpu0)
+
+    def median(self, name: str) -> tuple[float, float]:
+        return statistics.median(self.wall[name]), statistics.median(self.cpu[name])
 
 
 def _run(argv: list[str]) -> None:
@@ -163,30 +193,41 @@ def measure(total: int, runs: int, sets: int, ncgroups: int) -> None:
         source.take()
         source.take()  # the first refresh opens the kept stat fds
         # Round-robin, so that load from other users of the machine falls on all alike.
-        times: dict[str, list[float]] = {k: [] for k in ("full", "holders", "refresh", "ps")}
-        lsns_times: list[float] = []
+        t = Timings()
         for i in range(runs):
-            times["full"].append(_timed(lambda: LiveSource(holders=False).take()))
-            times["ps"].append(_timed(lambda: _run(PS_ARGS)))
-            times["refresh"].append(_timed(source.take))
-            times["holders"].append(_timed(lambda: LiveSource().take()))
-            times["refresh"].append(_timed(source.take))
+            t.time("full", lambda: LiveSource(holders=False).take())
+            t.time("ps", lambda: _run(PS_ARGS))
+            t.time("refresh", source.take)
+            t.time("holders", lambda: LiveSource().take())
+            t.time("refresh", source.take)
             if i < 3:
-                lsns_times.append(_timed(lambda: _run(["lsns"])))
-        full, with_holders, refresh, ps = (
-            statistics.median(times[k]) for k in ("full", "holders", "refresh", "ps")
-        )
-        lsns = statistics.median(lsns_times)
+                t.time("lsns", lambda: _run(["lsns"]))
         mem_mb, seen = _snapshot_memory()
+    (full, full_cpu), (with_holders, holders_cpu) = t.median("full"), t.median("holders")
+    (refresh, refresh_cpu), (ps, ps_cpu) = t.median("refresh"), t.median("ps")
+    lsns, lsns_cpu = t.median("lsns")
     print(
         f"N={total}: {seen} processes seen, {sets} namespace sets, {ncgroups} cgroups "
-        f"(setup {setup:.1f} s, medians of {runs} runs)"
+        f"(setup {setup:.1f} s, medians of {runs} runs; load average {os.getloadavg()[0]:.1f})"
     )
-    print(f"  full snapshot     {full:7.3f} s")
-    print(f"  + holders scan    {with_holders:7.3f} s   (bind mounts, fds; full takes only)")
-    print(f"  refresh           {refresh:7.3f} s   refresh/full = {refresh / full:.2f}")
-    print(f"  ps -eo ...        {ps:7.3f} s   full/ps      = {full / ps:.2f}")
-    print(f"  lsns              {lsns:7.3f} s   lsns/full    = {lsns / full:.1f}x")
+    print("                      wall        CPU")
+    print(f"  full snapshot     {full:7.3f} s  {full_cpu:7.3f} s")
+    print(
+        f"  + holders scan    {with_holders:7.3f} s  {holders_cpu:7.3f} s"
+        "   (bind mounts, fds; full takes only)"
+    )
+    print(
+        f"  refresh           {refresh:7.3f} s  {refresh_cpu:7.3f} s"
+        f"   refresh/full = {refresh / full:.2f} wall, {refresh_cpu / full_cpu:.2f} CPU"
+    )
+    print(
+        f"  ps -eo ...        {ps:7.3f} s  {ps_cpu:7.3f} s"
+        f"   full/ps      = {full / ps:.2f} wall, {full_cpu / ps_cpu:.2f} CPU"
+    )
+    print(
+        f"  lsns              {lsns:7.3f} s  {lsns_cpu:7.3f} s"
+        f"   lsns/full    = {lsns / full:.1f}x wall, {lsns_cpu / full_cpu:.1f}x CPU"
+    )
     print(f"  snapshot memory   {mem_mb:7.1f} MB (tracemalloc, snapshot + source caches)")
     sys.stdout.flush()
 

@@ -136,6 +136,11 @@ def close_helper() -> None:
     _helper.close()
 
 
+def helper_pid() -> int | None:
+    """Pid of the running scan helper process, if any (benchmarks count its CPU time)."""
+    return _helper.pid
+
+
 def boot_time(proc: str = "/proc") -> float:
     """Boot time in epoch seconds (``btime`` of /proc/stat, as ps and psutil use it)."""
     with open(f"{proc}/stat", "rb") as f:

@@ -290,6 +290,11 @@ class ScanHelper:
         self._proc: subprocess.Popen[bytes] | None = None
         self.lock = threading.Lock()
 
+    @property
+    def pid(self) -> int | None:
+        proc = self._proc
+        return proc.pid if proc is not None and proc.poll() is None else None
+
     def _ensure(self) -> subprocess.Popen[bytes]:
         if self._proc is None or self._proc.poll() is not None:
             self._proc = subprocess.Popen(
