@@ -170,6 +170,12 @@ async def test_kill_asks_naming_how_many_processes(
     app = Host(lambda: LimitsScreen(live_actions(), snapshot, hid, path))
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
+        members = app.screen.query_one("#members", DataTable)
+        assert members.row_count == 2
+        await pilot.press("t")
+        await pilot.pause()
+        assert members.border_title == "members: threads"
+        assert {members.get_cell_at((r, 0)) for r in range(2)} == {str(p.pid) for p in procs}
         await pilot.press("K")
         await settle(pilot)
         dialog = app.screen

@@ -74,6 +74,8 @@ class CgroupReading:
     children: tuple[str, ...] = ()
     is_root: bool = False
     hid: int = 0
+    #: every thread (tasks / cgroup.threads) as its own row; /proc/TID/stat per thread
+    threads: tuple[Member, ...] = ()
 
 
 def _int(text: str | None) -> int | None:
@@ -262,6 +264,7 @@ def read_cgroup(ref: CgroupRef, *, members_limit: int = 500) -> CgroupReading:
                 freeze = None
         children = tuple(directory.children())
     members = tuple(m for m in (_member(pid) for pid in procs[:members_limit]) if m is not None)
+    threads = tuple(m for m in (_member(tid) for tid in tids[:members_limit]) if m is not None)
     return CgroupReading(
         spec=ref.spec,
         version=ref.version,
@@ -275,4 +278,5 @@ def read_cgroup(ref: CgroupRef, *, members_limit: int = 500) -> CgroupReading:
         children=children,
         is_root=ref.is_root,
         hid=ref.hid,
+        threads=threads,
     )

@@ -120,6 +120,7 @@ class LimitsScreen(Screen[None]):
         Binding("p", "move_here", "Move pid"),
         Binding("H", "history", "History"),
         Binding("slash", "filter", "Filter", key_display="/"),
+        Binding("t", "toggle_threads", "Threads"),
         Binding("r", "refresh", "Refresh", show=False),
         Binding("tab", "switch_table", "Knobs/procs", show=False),
         Binding("j", "cursor(1)", "Down", show=False),
@@ -170,6 +171,7 @@ class LimitsScreen(Screen[None]):
         self._knob_keys: list[str] = []
         self._knobs: dict[str, tuple[CgroupReading, KnobReading]] = {}
         self._filter = ""
+        self._threads = False  # the members table lists threads instead of processes
 
     # ----- layout ---------------------------------------------------------------------------
 
@@ -202,6 +204,7 @@ class LimitsScreen(Screen[None]):
         members = self.query_one("#members", DataTable)
         for key, label, width in MEMBER_COLUMNS:
             members.add_column(label, key=key, width=width)
+        members.border_title = "members: processes (t: threads)"
         knobs.focus()
         self._start_poll()
         self.set_interval(POLL_SECONDS, self._start_poll)
@@ -378,7 +381,7 @@ class LimitsScreen(Screen[None]):
         previous = self._prev_ticks
         ticks: dict[int, tuple[float, int]] = {}
         rows: list[tuple[str, tuple[str, ...]]] = []
-        for member in first.members:
+        for member in first.threads if self._threads else first.members:
             ticks[member.pid] = (now, member.cpu_ticks)
             before = previous.get(member.pid)
             cpu = ""
@@ -757,6 +760,13 @@ class LimitsScreen(Screen[None]):
 
     def action_refresh(self) -> None:
         self._start_poll()
+
+    def action_toggle_threads(self) -> None:
+        self._threads = not self._threads
+        self._prev_ticks = {}
+        label = "threads" if self._threads else "processes"
+        self.query_one("#members", DataTable).border_title = f"members: {label}"
+        self._show_members()
 
     def action_filter(self) -> None:
         def typed(text: str | None) -> None:
