@@ -102,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
             out["namespaces"].append(entry)
         if args.union:
             out["aufs"] = state.aufs_note or "available"
+        out["notes"] = list(state.scan.notes)
         print(json.dumps(out, indent=2))
         return 0
     printed = False
@@ -134,4 +135,6 @@ def run(args: argparse.Namespace) -> int:
             print(state.aufs_note)
     elif not printed:
         print("no mounts of that type in any mount namespace")
+    for note in state.scan.notes:
+        print(f"note: {note}")
     return 0

@@ -48,6 +48,12 @@ KNOWN_OPTIONS: dict[str, tuple[str, ...]] = {
 OVERLAY_WORK_ENTRIES = frozenset({"work", "index"})
 
 
+NEEDS_ROOT = (
+    "mounting needs CAP_SYS_ADMIN in the mount namespace's user namespace: run nstui as root "
+    "(the kernel said: Operation not permitted)"
+)
+
+
 class OverlayError(Exception):
     """A refusal or failure, with a message that names the path and the reason."""
 
@@ -212,6 +218,8 @@ def create_detached(
     except OSError as exc:
         if exc.errno == errno.ENOSYS:
             raise Unsupported from None
+        if exc.errno == errno.EPERM:
+            raise OverlayError(NEEDS_ROOT) from None
         raise OverlayError(f"fsopen(overlay): {exc.strerror}") from None
     try:
         if not plus:
@@ -294,6 +302,8 @@ def _mount_legacy(spec: OverlaySpec, flags: tuple[tuple[str, str | None], ...]) 
     try:
         syscalls.mount("overlay", spec.target, "overlay", ms, data)
     except OSError as exc:
+        if exc.errno == errno.EPERM:
+            raise OverlayError(NEEDS_ROOT) from None
         raise OverlayError(
             f"mount(2) of overlay on {spec.target}: {exc.strerror} "
             "(the kernel's reason is in dmesg)"
@@ -349,4 +359,6 @@ def umount_overlay(target: str, lazy: bool = False, require_union: bool = True) 
             raise OverlayError(
                 f"{path} is busy: processes use it (unmount lazily to detach it now)"
             ) from None
+        if exc.errno == errno.EPERM:
+            raise OverlayError(NEEDS_ROOT.replace("mounting", "unmounting")) from None
         raise OverlayError(f"umount {path}: {exc.strerror}") from None

@@ -113,14 +113,21 @@ def mount_ns_of(pid: int | str, proc: str = "/proc") -> NsId:
     return NsId(NsType.MNT, st.st_dev, st.st_ino)
 
 
-def group_by_mount_ns(pids: Iterable[int], proc: str = "/proc") -> dict[NsId, list[int]]:
-    """pid lists per mount namespace; processes that vanished or refuse are left out."""
+def group_by_mount_ns(
+    pids: Iterable[int], proc: str = "/proc", denied: list[int] | None = None
+) -> dict[NsId, list[int]]:
+    """pid lists per mount namespace; processes that vanished are left out, and those whose
+    namespace may not be read (another user's, without root) are added to DENIED."""
     groups: dict[NsId, list[int]] = {}
     for pid in pids:
         try:
             ns = mount_ns_of(pid, proc)
+        except PermissionError:
+            if denied is not None:
+                denied.append(pid)
+            continue
         except OSError:
-            continue  # vanished mid-scan, or a kernel thread's ns we may not read
+            continue  # vanished mid-scan
         groups.setdefault(ns, []).append(pid)
     return groups
 
@@ -162,15 +169,28 @@ def scan_mount_namespaces(proc: str = "/proc") -> MountScan:
         own: NsId | None = mount_ns_of("self", proc)
     except OSError:
         own = None
-    groups = group_by_mount_ns(_pids(proc), proc)
-    notes: tuple[str, ...] = ()
+    denied: list[int] = []
+    groups = group_by_mount_ns(_pids(proc), proc, denied)
+    notes: list[str] = []
     if not groups:
-        notes = (f"no process under {proc} could be read",)
+        notes.append(f"no process under {proc} could be read")
+    if denied:
+        shown = ", ".join(map(str, denied[:5])) + (", ..." if len(denied) > 5 else "")
+        notes.append(
+            f"the mount namespace of {len(denied)} process{'es' if len(denied) != 1 else ''} "
+            f"could not be read (permission denied: pid {shown})"
+        )
     namespaces = [_read_namespace(ns, pids, own, proc) for ns, pids in groups.items()]
     # The namespace nstui runs in first (normally the host's), then by lowest pid.
     namespaces = [ns for ns in namespaces if ns.error is None or ns.pids]
     namespaces.sort(key=lambda n: (not n.is_own, n.pids[0] if n.pids else 0))
-    return MountScan(namespaces=tuple(namespaces), notes=notes)
+    unreadable = [ns for ns in namespaces if ns.error is not None]
+    if unreadable:
+        notes.append(
+            f"{len(unreadable)} mount namespace{'s' if len(unreadable) != 1 else ''} "
+            f"not readable: {unreadable[0].error}"
+        )
+    return MountScan(namespaces=tuple(namespaces), notes=tuple(notes))
 
 
 def union_mounts_of(ns: MountNamespace, sysfs_aufs: str = "/sys/fs/aufs") -> list[UnionMount]:

@@ -85,3 +85,34 @@ def test_cli_mount_then_busy_then_lazy_umount(tmp_path: Path, tmp_mount: MountTr
         assert mount_at(read_mountinfo(), str(target)) is None
     finally:
         os.close(fd)
+
+
+@pytest.mark.root
+def test_without_root_listing_works_and_changes_say_why(tmp_path: Path) -> None:
+    """As nobody (util-linux setpriv): the listing still works and says what it could not
+    read; mount and umount refuse with the reason, nothing is mounted."""
+    (tmp_path / "a").mkdir()
+    nobody = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
+
+    def as_nobody(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*nobody, sys.executable, "-m", "nstui", *args],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+        )
+
+    listing = as_nobody("mounts", "--union")
+    assert listing.returncode == 0, listing.stderr
+    assert "could not be read (permission denied" in listing.stdout
+    mount = as_nobody("overlay", "mount", "--lower", str(tmp_path / "a"), "--lower")
+    assert mount.returncode == 2  # --lower needs a value: usage error first
+    # pytest's tmp dirs are root's (0700): take world-readable dirs; nothing can be mounted
+    mount = as_nobody("overlay", "mount", "--lower", "/usr", "--lower", "/etc", "/mnt")
+    assert mount.returncode == 1 and "needs CAP_SYS_ADMIN" in mount.stderr
+    assert mount_at(read_mountinfo(), "/mnt") is None
+    lower = str(tmp_path / "a")
+    hidden = as_nobody("overlay", "mount", "--lower", lower, "--lower", "/etc", "/mnt")
+    assert hidden.returncode == 1 and "lower 1" in hidden.stderr
+    assert "Permission denied" in hidden.stderr
