@@ -165,7 +165,7 @@ def change_text(change: Change) -> str:
 
 def run_layers(args: argparse.Namespace) -> int:
     from nstui.cli.mounts_cmd import format_union
-    from nstui.kernel.layers import iter_tree, list_merged
+    from nstui.kernel.layers import iter_tree, list_merged, visible_layers
     from nstui.model.mount_actions import LiveMountActions
     from nstui.model.mount_json import entry_json, stack_json, union_json
 
@@ -188,7 +188,10 @@ def run_layers(args: argparse.Namespace) -> int:
     print("\n".join(format_union(union, state)))
     print(f"\nmerged /{rel}:" if rel else "\nmerged tree:")
     if not entries:
-        print("  (empty, or not a directory of the merged tree)")
+        is_dir = not rel or visible_layers(stack, rel) is not None
+        print(
+            "  (empty directory)" if is_dir else f"  (/{rel} is not a directory of the merged tree)"
+        )
     rows = [entry_text(e) for e in entries]
     width = min(max((len(r[0]) for r in rows), default=4), 48)
     for name, origin, note in rows:
