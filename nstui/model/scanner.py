@@ -27,6 +27,7 @@ table; it runs on full takes only and its findings are carried over by refreshes
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 import time
@@ -160,6 +161,7 @@ class LiveSource:
                 interval=interval,
             )
         self._interner.trim(8 * len(processes) + 10_000)
+        cgroups = _reconcile_cgroups(cgroups, processes, hierarchies)
 
         if previous is None:
             namespaces = build_namespaces(processes, holders=self.holders, proc=self.proc)
@@ -333,6 +335,49 @@ def _membership(
     return {
         tid: interner.cgroup_map(tuple(found)) for tid, found in parts.items() if len(found) == want
     }
+
+
+def _reconcile_cgroups(
+    cgroups: dict[tuple[int, str], Cgroup],
+    processes: Mapping[int, Process],
+    hierarchies: Iterable[Hierarchy],
+) -> dict[tuple[int, str], Cgroup]:
+    """Make the cgroup records agree with the processes of the same snapshot.
+
+    The walk and the process scan are moments apart (and a refresh keeps the records of the
+    hierarchies it did not walk), so member lists are rebuilt from the processes' own
+    membership: every pid a cgroup lists is in the snapshot and vice versa. A cgroup a
+    process names but the last walk did not see (made since) gets a record, as do its
+    missing ancestors. Thread lists stay as walked.
+    """
+    by_hid = {h.hid: h for h in hierarchies}
+    members: dict[tuple[int, str], list[int]] = {}
+    groups: dict[int, tuple[dict[int, str], list[int]]] = {}
+    for pid, p in processes.items():
+        found = groups.get(id(p.cgroups))
+        if found is None:
+            groups[id(p.cgroups)] = (p.cgroups, [pid])
+        else:
+            found[1].append(pid)
+    for membership, pids in groups.values():
+        for hid, path in membership.items():
+            if hid in by_hid:
+                members.setdefault((hid, path), []).extend(pids)
+    out: dict[tuple[int, str], Cgroup] = {}
+    for key, cg in cgroups.items():
+        now = tuple(sorted(members.get(key, ())))
+        out[key] = cg if now == cg.pids else dataclasses.replace(cg, pids=now)
+    for key in members.keys() - cgroups.keys():
+        hid, path = key
+        h = by_hid[hid]
+        controllers = h.controllers if h.version == 1 else ()
+        out[key] = Cgroup(hid, path, tuple(sorted(members[key])), (), controllers)
+        parent = path
+        while parent not in ("", "/"):
+            parent = parent.rsplit("/", 1)[0] or "/"
+            if (hid, parent) not in out:
+                out[(hid, parent)] = Cgroup(hid, parent, (), (), controllers)
+    return out
 
 
 def _by_ns_dict(processes: Mapping[int, Process]) -> list[tuple[dict[NsType, NsId], list[int]]]:
