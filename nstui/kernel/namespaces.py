@@ -57,6 +57,8 @@ class NetInterface:
     tx_bytes: int
     rx_packets: int
     tx_packets: int
+    #: addresses as CIDR text (``10.0.0.1/24``, ``fe80::1/64``): IPv4 first, then IPv6
+    addresses: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +80,11 @@ class NsFacts:
     pid_level: int | None = None  # pid: nesting level, 0 for the initial one
     init_pid: int | None = None  # pid: host pid of its pid 1, when seen
     time_offsets: dict[str, tuple[int, int]] = field(default_factory=dict)  # time: clock -> (s, ns)
+    #: net: local IPv4 addresses /proc cannot tie to one interface (a /32, noprefixroute, or
+    #: the same subnet on two interfaces); CIDR text, or the bare address when the prefix is
+    #: unknown too
+    unplaced_addresses: tuple[str, ...] = ()
+    hostname: str | None = None  # uts: read from inside (nstui.kernel.uts_names), None unread
 
 
 @dataclass(frozen=True, slots=True)
