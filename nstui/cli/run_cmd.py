@@ -86,6 +86,11 @@ def register(subparsers: Any) -> None:
     enter.add_argument("--wd", action="store_true", help="use the target's working directory")
     enter.add_argument("--cgroup", action="store_true", help="join the target's cgroups too")
     enter.add_argument(
+        "--preserve-credentials",
+        action="store_true",
+        help="keep your uid/gid in the target's user namespace (default: become its root)",
+    )
+    enter.add_argument(
         "--detach", action="store_true", help="run in the background, output to a log file"
     )
     enter.add_argument(
@@ -168,7 +173,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_enter(args: argparse.Namespace) -> int:
     types = None if args.ns is None else _types(args.ns, "enter")
-    options = EnterOptions(root=args.root, wd=args.wd, cgroup=args.cgroup)
+    options = EnterOptions(
+        root=args.root,
+        wd=args.wd,
+        cgroup=args.cgroup,
+        preserve_credentials=args.preserve_credentials,
+    )
     try:
         argv = args.command or [_default_shell(args.pid, types, options)]
         launch = nshelper.spawn_in(args.pid, types, argv, options, detach=args.detach)

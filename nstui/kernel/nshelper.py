@@ -90,6 +90,8 @@ class EnterOptions:
     root: bool = False  # chroot into the target's root (/proc/PID/root)
     wd: bool = False  # change to the target's working directory (/proc/PID/cwd)
     cgroup: bool = False  # join the target's cgroup in every hierarchy (v2 and v1)
+    #: keep our uid/gid when entering a user namespace (default: become its root, as nsenter)
+    preserve_credentials: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -549,6 +551,8 @@ def spawn_in(
                 helper_args.append(flag)
         if options.cgroup:
             helper_args.append("--cgroup")
+        if options.preserve_credentials:
+            helper_args.append("--preserve-credentials")
         header = f"# nstui enter {target_pid} {time.strftime('%Y-%m-%d %H:%M:%S')}: {args!r}\n"
         started = _start(
             "enter",

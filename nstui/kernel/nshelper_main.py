@@ -12,7 +12,7 @@ Protocol (argv after the bootstrap):
     run     --status-fd N --ns net,uts [--hostname H] [--map-root] [--private] [--mount-proc]
             [--cwd DIR] -- ARGV...
     enter   --status-fd N --pid P --pidfd N --ns auto|net,uts [--root] [--wd] [--cgroup]
-            -- ARGV...
+            [--preserve-credentials] -- ARGV...
     keep    --status-fd N --pid P --pidfd N --type net --path PATH
     release --status-fd N --path PATH [--remove]
 
@@ -153,6 +153,11 @@ def check_types(types: list[str]) -> int:
 
 
 # ---------------------------------------------------------------- argv parsing
+FLAGS = frozenset(
+    {"map-root", "private", "mount-proc", "root", "wd", "cgroup", "remove", "preserve-credentials"}
+)
+
+
 class Args:
     """Options before ``--`` as a dict (flags map to ""), argv after it."""
 
@@ -168,7 +173,7 @@ class Args:
             if not word.startswith("--"):
                 raise HelperError(INVALID, f"helper: unexpected argument {word!r}")
             name = word[2:]
-            if name in ("map-root", "private", "mount-proc", "root", "wd", "cgroup", "remove"):
+            if name in FLAGS:
                 self.opts[name] = ""
                 i += 1
             else:
@@ -209,13 +214,38 @@ class Status:
 
 
 # ---------------------------------------------------------------- fork / exec
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def execvp(argv: list[str]) -> None:
+    """os.execvp without its lazy ``import warnings``: after entering a user namespace the
+    helper may no longer be allowed to read the interpreter's library."""
+    name = argv[0]
+    if "/" in name:
+        os.execv(name, argv)
+    first_error: OSError | None = None
+    last_error: OSError = FileNotFoundError(2, "No such file or directory", name)
+    for directory in (os.environ.get("PATH") or DEFAULT_PATH).split(":"):
+        candidate = f"{directory or '.'}/{name}"
+        try:
+            os.execv(candidate, argv)
+        except (FileNotFoundError, NotADirectoryError) as exc:
+            last_error = exc
+        except OSError as exc:
+            # A file that is there but refused (EACCES, ENOEXEC) is worth reporting over a
+            # later "not found"; an unsearchable PATH directory is not.
+            if os.path.lexists(candidate):
+                first_error = first_error or exc
+    raise first_error or last_error
+
+
 def exec_argv(status: Status, argv: list[str], where: str) -> None:
     """execvp, or a HelperError naming the command (never returns normally)."""
     if not argv:
         raise HelperError(INVALID, "no command given")
     status.send("exec")
     try:
-        os.execvp(argv[0], argv)
+        execvp(argv)
     except FileNotFoundError:
         raise HelperError(NOT_FOUND, f"{argv[0]}: command not found{where}", 127) from None
     except PermissionError:
@@ -427,6 +457,24 @@ def setns_per_type(pid: int, pidfd: int, types: list[str]) -> None:
             os.close(fd)
 
 
+def become_root(pid: int) -> None:
+    """As nsenter does after entering a user namespace: become its uid/gid 0, so the command
+    keeps the namespace's capabilities across exec (an unmapped uid would lose them)."""
+    try:  # noqa: SIM105 (contextlib costs an import)
+        os.setgroups([])
+    except OSError:
+        pass  # EPERM where setgroups is denied in that namespace; the gid change still counts
+    try:
+        os.setgid(0)
+        os.setuid(0)
+    except OSError as exc:
+        raise HelperError(
+            DENIED,
+            f"cannot become root in the user namespace of process {pid} ({exc.strerror}):"
+            " is uid/gid 0 mapped there?",
+        ) from None
+
+
 def do_enter(args: Args, status: Status) -> int:
     pid = args.int("pid")
     pidfd = args.int("pidfd")
@@ -452,6 +500,8 @@ def do_enter(args: Args, status: Status) -> int:
         else:
             what = f"cannot enter the namespaces of process {pid} ({','.join(types)})"
             raise HelperError(_errno_kind(err), f"{what}: {os.strerror(err)}")
+    if "user" in types and not args.flag("preserve-credentials"):
+        become_root(pid)
     try:
         if root_fd >= 0:
             os.fchdir(root_fd)

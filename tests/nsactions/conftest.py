@@ -64,12 +64,15 @@ class Targets:
     def __init__(self) -> None:
         self.started: list[subprocess.Popen[bytes]] = []
 
-    def start(self, unshare_args: list[str], script: str, comm: str = "sleep") -> int:
-        """Run ``script`` under ``unshare --fork ARGS``; return the pid of the forked child
-        once it has exec'd ``comm``."""
-        proc = subprocess.Popen(
-            ["unshare", *unshare_args, "--fork", "sh", "-c", script], start_new_session=True
-        )
+    def start(
+        self, unshare_args: list[str], script: str, comm: str = "sleep", as_uid: int | None = None
+    ) -> int:
+        """Run ``script`` under ``unshare --fork ARGS`` (as ``as_uid`` when given); return the
+        pid of the forked child once it has exec'd ``comm``."""
+        argv = ["unshare", *unshare_args, "--fork", "sh", "-c", script]
+        if as_uid is not None:
+            argv[:0] = ["setpriv", f"--reuid={as_uid}", f"--regid={as_uid}", "--clear-groups"]
+        proc = subprocess.Popen(argv, start_new_session=True)
         self.started.append(proc)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:

@@ -123,6 +123,22 @@ def test_enter_pid_namespace_forks_into_it(targets: Targets) -> None:
     assert status == 0 and int(out) > 1  # a new member of the target's pid namespace
 
 
+def test_enter_user_namespace_becomes_its_root_as_nsenter_does(targets: Targets) -> None:
+    # a user namespace made by uid 1000: host root is not mapped in it
+    pid = targets.start(["--user", "--map-root-user", "--net"], "exec sleep 1000", as_uid=1000)
+    script = ["sh", "-c", "id -u; grep CapEff /proc/self/status; ip -o link | wc -l"]
+    reference = subprocess.run(
+        ["nsenter", "-t", str(pid), "-U", "-n", *script], capture_output=True, text=True
+    ).stdout
+    status, out, _ = nshelper.spawn_in(pid, None, script, capture=True).communicate(10)
+    assert status == 0
+    assert out == reference
+    assert out.splitlines()[0] == "0" and not out.splitlines()[1].endswith("0" * 16)
+    kept = EnterOptions(preserve_credentials=True)
+    launch = nshelper.spawn_in(pid, ["user"], ["id", "-u"], kept, capture=True)
+    assert launch.communicate(10) == (0, "65534\n", "")
+
+
 def test_enter_root_wd_and_cgroup(targets: Targets, tmp_path: Path) -> None:
     cgroup = Path(f"/sys/fs/cgroup/pids/nstui-test-h2-{os.getpid()}")
     cgroup.mkdir()
