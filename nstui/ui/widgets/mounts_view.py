@@ -256,6 +256,7 @@ class MountsView(Widget):
         self._reading = False
         self._read_again = False
         self._row_keys: list[str] = []
+        self._rows: list[Row] = []
 
     def compose(self) -> ComposeResult:
         with Vertical(id="mounts-body"):
@@ -333,10 +334,16 @@ class MountsView(Widget):
             return all_rows(state, self.snapshot, self.types)
         return dm_rows(state)
 
-    def _fill(self) -> None:
+    def _fill(self, force: bool = False) -> None:
+        rows = self.rows()
+        if not force and rows == self._rows:
+            # mounts rarely change between refreshes: keep the table (and its cursor) as is
+            self._update_header()
+            self._update_detail()
+            return
+        self._rows = rows
         table = self.table
         selected = self.selected_key
-        rows = self.rows()
         table.clear()
         for row in rows:
             table.add_row(*row.cells, key=row.key)
@@ -434,7 +441,7 @@ class MountsView(Widget):
     def _switch(self, mode: str) -> None:
         self.mode = mode
         self._set_columns()
-        self._fill()
+        self._fill(force=True)
 
     def action_toggle_union(self) -> None:
         self._switch("all" if self.mode == "union" else "union")
@@ -455,7 +462,7 @@ class MountsView(Widget):
         if self.mode == "dm":
             self.mode = "all"
             self._set_columns()
-        self._fill()
+        self._fill(force=True)
         self.table.focus()
 
     def key_escape(self) -> None:
