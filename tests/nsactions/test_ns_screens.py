@@ -4,12 +4,13 @@ live run through the real helper."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import os
 import signal
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, ParamSpec, cast
 
 import pytest
 from textual.app import App
@@ -28,7 +29,10 @@ from nstui.model.ns_actions import (
 from nstui.ui.screens.enter_ns import EnterNamespacesScreen
 from nstui.ui.screens.keep_ns import KeepNamespaceScreen, ReleaseNamespaceScreen
 from nstui.ui.screens.run_ns import RunInNamespacesScreen
+from tests.nsactions.conftest import Targets
 from tests.ui.fakes import CONTAINER_NS, HELD_NET, HOST_NS, make_snapshot
+
+P = ParamSpec("P")
 
 
 @dataclass
@@ -97,12 +101,12 @@ class RecordingNsActions:
         return None
 
 
-def sync(fn: Callable[[], Coroutine[Any, Any, None]]) -> Callable[[], None]:
+def sync(fn: Callable[P, Coroutine[Any, Any, None]]) -> Callable[P, None]:
     """Run an async test with asyncio.run (the suite has no async pytest plugin)."""
 
     @functools.wraps(fn)
-    def wrapper() -> None:
-        asyncio.run(fn())
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> None:
+        asyncio.run(fn(*args, **kwargs))
 
     return wrapper
 
@@ -114,10 +118,20 @@ def actions_with(ns: Any) -> Actions:
 class Host(App[None]):
     """Pushes one pane and records what it dismissed with."""
 
-    def __init__(self, screen: Screen[Any]) -> None:
+    def __init__(self, screen: Screen[Any], *, fake_suspend: bool = False) -> None:
         super().__init__()
         self.pane = screen
         self.results: list[object] = []
+        self.notes: list[str] = []
+        self.fake_suspend = fake_suspend
+
+    def notify(self, message: str, *args: Any, **kwargs: Any) -> None:
+        self.notes.append(message)
+        super().notify(message, *args, **kwargs)
+
+    def suspend(self) -> Any:
+        # Headless tests have no terminal to hand over: run the attached path without one.
+        return contextlib.nullcontext() if self.fake_suspend else super().suspend()
 
     def on_mount(self) -> None:
         self.push_screen(self.pane, self.results.append)
@@ -314,3 +328,35 @@ async def test_enter_pane_from_a_recording() -> None:
         assert checked == {t for t in NS_TYPES if CONTAINER_NS[t] != HOST_NS[t]}
     with pytest.raises(NsHelperError, match="recorded snapshot"):
         recorded.enter(21, None, ["sh"], EnterOptions())
+
+
+@pytest.mark.root
+@sync
+async def test_run_pane_live_attached_reports_the_exit_status() -> None:
+    app = Host(RunInNamespacesScreen(actions_with(LiveNsActions())), fake_suspend=True)
+    async with app.run_test() as pilot:
+        app.pane.query_one("#command", Input).value = "sh -c 'test $$ = 1 && exit 3'"
+        app.pane.query_one("#pause", Checkbox).value = False
+        await pilot.press("ctrl+r")
+        await pilot.pause()
+    assert app.results == [None]
+    assert "sh exited with status 3." in app.notes
+
+
+@pytest.mark.root
+@sync
+async def test_enter_pane_live_attached(targets: Targets) -> None:
+    pid = targets.start(["--uts"], "hostname pane-target; exec sleep 1000")
+    snapshot = make_snapshot()  # the pane reads the live kernel for the target itself
+    pane = EnterNamespacesScreen(actions_with(LiveNsActions()), snapshot, pid)
+    app = Host(pane, fake_suspend=True)
+    async with app.run_test() as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        checked = {t for t in NS_TYPES if app.pane.query_one(f"#ns-{t.value}", Checkbox).value}
+        assert checked == {NsType.UTS}
+        app.pane.query_one("#command", Input).value = "sh -c 'test $(hostname) = pane-target'"
+        await pilot.press("ctrl+r")
+        await pilot.pause()
+    assert app.results == [None]
+    assert "sh exited with status 0." in app.notes
