@@ -49,9 +49,14 @@ class AuditHistoryScreen(Screen[None]):
 
     class Loaded(Message):
         def __init__(
-            self, entries: list[AuditEntry], location: str, error: str | None = None
+            self,
+            entries: list[AuditEntry],
+            location: str,
+            error: str | None = None,
+            edit_block: str | None = None,
         ) -> None:
             super().__init__()
+            self.edit_block = edit_block
             self.entries = entries
             self.location = location
             self.error = error
@@ -66,6 +71,7 @@ class AuditHistoryScreen(Screen[None]):
         super().__init__()
         self.actions = actions
         self.entries: dict[str, AuditEntry] = {}
+        self.edit_block: str | None = None  # why undo is unavailable, from the load worker
 
     def compose(self) -> ComposeResult:
         with Vertical(id="history"):
@@ -86,7 +92,13 @@ class AuditHistoryScreen(Screen[None]):
     def _load(self) -> None:
         cgroups = self.actions.cgroups
         try:
-            self.post_message(self.Loaded(cgroups.history(), cgroups.audit_location()))
+            self.post_message(
+                self.Loaded(
+                    cgroups.history(),
+                    cgroups.audit_location(),
+                    edit_block=cgroups.edit_unavailable(),
+                )
+            )
         except (CgroupActionError, OSError) as exc:
             self.post_message(self.Loaded([], "", str(exc)))
 
@@ -94,6 +106,7 @@ class AuditHistoryScreen(Screen[None]):
     def _loaded(self, message: Loaded) -> None:
         table: DataTable[str] = self.query_one("#entries", DataTable)
         table.clear()
+        self.edit_block = message.edit_block
         self.entries = {e.id: e for e in message.entries}
         undone = {e.undo_of for e in message.entries if e.undo_of and e.ok}
         for entry in reversed(message.entries):
@@ -137,7 +150,7 @@ class AuditHistoryScreen(Screen[None]):
         if entry is None:
             self.notify("Nothing selected.", severity="warning")
             return
-        block = self.actions.cgroups.edit_unavailable()
+        block = self.edit_block
         if block:
             self.notify(block, severity="warning", title="Undo unavailable")
             return

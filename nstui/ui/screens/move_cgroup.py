@@ -116,10 +116,6 @@ class MoveToCgroupScreen(ModalScreen[bool]):
 
     @on(Button.Pressed, "#move")
     def action_move(self) -> None:
-        block = self.actions.cgroups.edit_unavailable()
-        if block:
-            self.query_one("#message", Static).update(block)
-            return
         target = self._target()
         if target is None:
             self.query_one("#message", Static).update("Pick a target cgroup.")
@@ -131,6 +127,10 @@ class MoveToCgroupScreen(ModalScreen[bool]):
     @work(thread=True, exclusive=True, group="cg-move", exit_on_error=False)
     def _move(self, hid: int, path: str, thread: bool) -> None:
         cgroups = self.actions.cgroups
+        block = cgroups.edit_unavailable()
+        if block:
+            self.post_message(self.Moved(block, False))
+            return
         if cgroups.needs_cpuset_copy(hid, path):
             self.post_message(self.Moved(path, False, cpuset_empty=True))
             return
