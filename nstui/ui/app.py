@@ -473,6 +473,7 @@ class NstuiApp(App[int]):
                     widget.focus()
         self._update_detail()
         self._update_status()
+        self.refresh_bindings()
 
     def _update_detail(self) -> None:
         snapshot = self.snapshot
@@ -549,6 +550,15 @@ class NstuiApp(App[int]):
 
     def action_show_view(self, name: str) -> None:
         self._main.query_one("#views", TabbedContent).active = name
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # The mounts view has its own type filter (t); `/` filters the row tables.
+        if action == "filter":
+            try:
+                return self.active_view_name != "mounts"
+            except NoMatches:  # not composed yet
+                return True
+        return True
 
     def action_filter(self) -> None:
         bar = self._main.query_one("#filter", FilterBar)
