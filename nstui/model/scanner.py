@@ -47,6 +47,7 @@ from nstui.kernel.mountinfo import Mount, read_mountinfo
 from nstui.kernel.namespaces import Namespace, build_namespaces
 from nstui.kernel.nstypes import NsId, NsType
 from nstui.kernel.procfs import Interner, Process, ScanCache, boot_time, read_ns, scan_processes
+from nstui.model.hostnames import HostnameCache
 from nstui.model.snapshot import HostInfo, Snapshot
 
 #: A refresh reads 1/RECHECK_EVERY of the processes in full again,
@@ -84,6 +85,7 @@ class LiveSource:
         self._previous_mono = 0.0
         self._generation = 0
         self._host_static: dict[str, Any] | None = None
+        self._hostnames = HostnameCache(proc)  # uts hostnames: a helper only for new ones
 
     @property
     def _interner(self) -> Interner:
@@ -167,6 +169,7 @@ class LiveSource:
             namespaces = build_namespaces(processes, holders=self.holders, proc=self.proc)
         else:
             namespaces = self._refresh_namespaces(processes, previous)
+        namespaces = self._hostnames.apply(namespaces, full=previous is None)
 
         limitations.extend(_limitations(host, processes))
         snapshot = Snapshot(

@@ -1,0 +1,98 @@
+"""Hostnames of uts namespaces, read from inside them by one helper process.
+
+The kernel shows a uts namespace's hostname only to uname inside it. The caller (the threaded
+TUI or the CLI) never calls setns, so ``read_hostnames`` starts ``uts_helper_main`` once with
+subprocess for all the namespaces asked about; the helper joins each in turn and reports the
+names. Cost: one bare interpreter start (~10-20 ms) plus a few microseconds per namespace
+(see the figures in the report / benchmarks). Callers should cache: a namespace's hostname
+changes only when someone inside runs sethostname.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import _cffi_backend
+
+import nstui
+
+_BOOT = (
+    "import sys;sys.path[:0]=sys.argv[1:3];del sys.argv[1:3];"
+    "from nstui.kernel.uts_helper_main import main;sys.exit(main())"
+)
+_PKG_DIR = str(Path(nstui.__file__).resolve().parent.parent)
+_CFFI_DIR = str(Path(_cffi_backend.__file__).resolve().parent)
+#: The helper does microseconds of work per namespace; past this it is stuck and killed.
+TIMEOUT = 10.0
+
+
+def helper_command(proc: str = "/proc") -> list[str]:
+    return [sys.executable, "-I", "-S", "-c", _BOOT, _PKG_DIR, _CFFI_DIR, proc]
+
+
+def parse_answer(data: bytes) -> dict[int, str]:
+    """The helper's ``PID HEX`` lines; anything else is ignored."""
+    names: dict[int, str] = {}
+    for line in data.split(b"\n"):
+        parts = line.split()
+        if len(parts) != 2 or not parts[0].isdigit():
+            continue
+        try:
+            names[int(parts[0])] = os.fsdecode(bytes.fromhex(parts[1].decode("ascii")))
+        except (ValueError, UnicodeDecodeError):
+            continue
+    return names
+
+
+def read_hostnames(
+    pids: Sequence[int],
+    *,
+    expected: Mapping[int, tuple[int, int]] | None = None,
+    proc: str = "/proc",
+    timeout: float = TIMEOUT,
+) -> dict[int, str]:
+    """{pid: hostname of its uts namespace} for the pids that could be read.
+
+    One helper process for all of them. ``expected`` gives, per pid, the (dev, inode) of the
+    uts namespace the caller saw it in: a pid reused or moved since then is skipped rather
+    than misread. A vanished pid, EPERM/EACCES (not root), a helper that cannot start or
+    hangs: the pid is simply absent. Never raises for those.
+    """
+    if not pids:
+        return {}
+    expected = expected or {}
+    lines = []
+    for pid in dict.fromkeys(pids):
+        dev, ino = expected.get(pid, (0, 0))
+        lines.append(f"{int(pid)} {int(dev)} {int(ino)}\n")
+    try:
+        done = subprocess.run(
+            helper_command(proc),
+            input="".join(lines).encode(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            timeout=timeout,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return {}  # cannot start (ENOMEM, EAGAIN), or killed after the timeout
+    return parse_answer(done.stdout)
+
+
+def own_uts(proc: str = "/proc") -> tuple[int, int] | None:
+    """(dev, inode) of this process's uts namespace, None when unreadable."""
+    try:
+        st = os.stat(f"{proc}/self/ns/uts")
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def own_hostname() -> str:
+    """The hostname of this process's uts namespace (no helper needed)."""
+    return socket.gethostname()

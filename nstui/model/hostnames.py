@@ -1,0 +1,76 @@
+"""Hostnames of a snapshot's uts namespaces, read once per namespace.
+
+Reading a hostname means entering the namespace (in a helper process, see
+nstui.kernel.uts_names), so ``HostnameCache`` asks only about uts namespaces it has not seen
+before, all at once: a refresh of an unchanged host starts no process. A namespace is known by
+its NsId plus its kernel id (NS_GET_ID, where the kernel has it): inodes are reused, kernel
+ids are not. A full take forgets everything and reads again, which is when a hostname changed
+inside a namespace shows (nobody is told about sethostname). nstui's own uts namespace needs
+no helper: gethostname, on every take.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+
+from nstui.kernel.namespaces import Namespace
+from nstui.kernel.nstypes import NsId, NsType
+from nstui.kernel.uts_names import own_hostname, own_uts, read_hostnames
+
+#: Members of one namespace tried (a pid may vanish between the scan and the helper).
+TRIES = 3
+
+_Key = tuple[NsId, int | None]
+Reader = Callable[..., dict[int, str]]
+
+
+class HostnameCache:
+    """Fills ``NsFacts.hostname`` of uts namespaces; one instance per snapshot source."""
+
+    def __init__(self, proc: str = "/proc", reader: Reader = read_hostnames) -> None:
+        self.proc = proc
+        self._reader = reader
+        self._known: dict[_Key, str | None] = {}
+        #: helper starts so far (for tests and benchmarks: an unchanged refresh adds none)
+        self.helper_runs = 0
+
+    def apply(
+        self, namespaces: dict[NsId, Namespace], *, full: bool = False
+    ) -> dict[NsId, Namespace]:
+        """NAMESPACES with the hostname of every uts namespace that could be read (the same
+        dict when nothing changed; else a copy, the argument is left as it was)."""
+        if full:
+            self._known.clear()
+        uts = [ns for ns in namespaces.values() if ns.type is NsType.UTS]
+        own = own_uts(self.proc)
+        own_id = None if own is None else NsId(NsType.UTS, *own)
+        self._read_new([ns for ns in uts if ns.id != own_id and ns.pids])
+        present = {(ns.id, ns.kernel_id) for ns in uts}
+        for key in [k for k in self._known if k not in present]:
+            del self._known[key]
+        out: dict[NsId, Namespace] | None = None
+        for ns in uts:
+            name = own_hostname() if ns.id == own_id else self._known.get((ns.id, ns.kernel_id))
+            if ns.facts.hostname != name:
+                if out is None:
+                    out = dict(namespaces)
+                out[ns.id] = replace(ns, facts=replace(ns.facts, hostname=name))
+        return namespaces if out is None else out
+
+    def _read_new(self, candidates: Sequence[Namespace]) -> None:
+        wanted = [ns for ns in candidates if (ns.id, ns.kernel_id) not in self._known]
+        if not wanted:
+            return
+        pids: list[int] = []
+        expected: dict[int, tuple[int, int]] = {}
+        for ns in wanted:
+            for pid in ns.pids[:TRIES]:
+                pids.append(pid)
+                expected[pid] = (ns.id.dev, ns.id.ino)
+        self.helper_runs += 1
+        names = self._reader(pids, expected=expected, proc=self.proc)
+        for ns in wanted:
+            found = (names[pid] for pid in ns.pids[:TRIES] if pid in names)
+            # None is remembered too: an unreadable namespace (not root) is not asked again
+            self._known[(ns.id, ns.kernel_id)] = next(found, None)
