@@ -575,7 +575,10 @@ def _refresh_one(
         out[pid] = prev  # nothing moved: not even a tick of CPU
         return
     cache.raw[pid] = data
-    built = builder.build(procread.parse_stat(pid, data))
+    try:
+        built = builder.build(procread.parse_stat(pid, data))
+    except (ValueError, IndexError):
+        built = None
     if built is None:  # another process under this pid, or an exec: read it in full
         cache.forget(pid)
         read_full(pid)

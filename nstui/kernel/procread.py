@@ -70,10 +70,12 @@ def _ns_key(base: str) -> tuple[int, ...] | None:
     prefix = base + "ns/"
     try:
         sts = [stat(prefix + name) for name in NS_NAMES]
-    except PermissionError:
-        return None
     except FileNotFoundError:
         return _ns_key_partial(base)
+    except ProcessLookupError:
+        raise
+    except OSError:  # EACCES (ptrace access check), or another refusal
+        return None
     return tuple([v for st in sts for v in (st.st_dev, st.st_ino)])
 
 
@@ -84,13 +86,15 @@ def _ns_key_partial(base: str) -> tuple[int, ...] | None:
     for name in NS_NAMES:
         try:
             st = os.stat(base + "ns/" + name)
-        except PermissionError:
-            return None
         except FileNotFoundError:
             if not os.path.isdir(base):
                 raise
             key += (0, 0)
             continue
+        except ProcessLookupError:
+            raise
+        except OSError:
+            return None
         key += (st.st_dev, st.st_ino)
     return tuple(key)
 
@@ -125,7 +129,9 @@ def _status(base: str, pid: int, unreadable: list[str]) -> tuple[int, tuple[int,
     """(effective uid or -1, NSpid chain) from /proc/PID/status."""
     try:
         data = _read(base + "status", 8192)
-    except PermissionError:
+    except _GONE:
+        raise
+    except OSError:
         unreadable.append("uid")
         return -1, (pid,)
     uid = -1
@@ -181,11 +187,10 @@ def read_record(
     base = f"{proc}/{pid}/"
     try:
         data = _read(base + "stat")
-    except _GONE:
+        fast = parse_stat(pid, data)
+    except (OSError, ValueError, IndexError):
+        # gone (ENOENT, ESRCH, empty), or hidden (hidepid: EACCES): nothing to describe
         return None
-    if not data:
-        return None
-    fast = parse_stat(pid, data)
     state, start_ticks, nthreads = fast[STATE], fast[START_TICKS], fast[NTHREADS]
     if start_ticks == known_ticks:
         return fast
@@ -199,7 +204,9 @@ def read_record(
         if want_cgroup:
             try:
                 cgroup_raw = _read(base + "cgroup")
-            except PermissionError:
+            except _GONE:
+                raise
+            except OSError:  # EACCES and the like: unknown, not fatal
                 unreadable.append("cgroups")
         try:
             raw = _read(base + "cmdline")
@@ -208,7 +215,9 @@ def read_record(
                 if raw
                 else ()
             )
-        except PermissionError:
+        except _GONE:
+            raise
+        except OSError:
             cmdline = ()
             unreadable.append("cmdline")
         uid: int
