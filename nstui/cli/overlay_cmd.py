@@ -138,6 +138,8 @@ def entry_text(entry: MergedEntry) -> tuple[str, str, str]:
         notes.append("merged " + ", ".join(layer.name for layer in entry.merged_from))
     if entry.opaque:
         notes.append("opaque")
+    if entry.redirect:
+        notes.append(f"renamed from {entry.redirect}")
     if hides:
         notes.append(f"hides {hides}")
     if entry.copied_up and entry.layer.role == "upper":

@@ -179,34 +179,66 @@ class MergedEntry:
     opaque: bool = False
     copied_up: bool = False  # overlay.origin present
     metacopy: bool = False
+    #: a renamed directory (redirect_dir): where its lower contents are, as the xattr says
+    redirect: str | None = None
+    #: for a merged directory, each contributing layer with the directory's path in it
+    sources: tuple[tuple[Layer, str], ...] = ()
 
     @property
     def whiteout(self) -> bool:
         return self.kind == "whiteout"
 
 
-def _resolve_name(
-    stack: LayerStack, visible: tuple[Layer, ...], rel: str, name: str
-) -> MergedEntry:
-    """Decide NAME inside merged dir REL whose contributing layers are VISIBLE."""
-    path = f"{rel}/{name}" if rel else name
-    probes = [(layer, probe(stack, layer, path)) for layer in visible]
-    present = [(layer, p) for layer, p in probes if p.kind != "absent"]
-    top_layer, top = present[0]
-    below = present[1:]
+#: A merged directory's sources: each contributing layer with the directory's path in it
+#: (the same path, except below a renamed directory: overlay's redirect xattr).
+Sources = tuple[tuple[Layer, str], ...]
+
+
+def _join(parent: str, name: str) -> str:
+    return f"{parent}/{name}" if parent else name
+
+
+def _redirected(value: str, parent_in_layer: str) -> str:
+    """Where a redirect xattr points in a lower layer: an absolute value is from the layer
+    root, a relative one is a name in the same parent directory."""
+    if value.startswith("/"):
+        return value.strip("/")
+    return _join(parent_in_layer, value)
+
+
+def _probe_all(
+    stack: LayerStack, visible: Sources, name: str, redirect: str | None = None
+) -> list[tuple[Layer, str, Probe]]:
+    """Probe NAME in every source, following redirects of renamed directories downwards
+    (REDIRECT: one already seen above these sources)."""
+    out: list[tuple[Layer, str, Probe]] = []
+    for layer, parent in visible:
+        path = _join(parent, name) if redirect is None else _redirected(redirect, parent)
+        p = probe(stack, layer, path)
+        out.append((layer, path, p))
+        if p.kind == "dir" and p.redirect:
+            redirect = p.redirect
+    return out
+
+
+def _resolve_name(stack: LayerStack, visible: Sources, rel: str, name: str) -> MergedEntry:
+    """Decide NAME inside merged dir REL whose sources are VISIBLE."""
+    path = _join(rel, name)
+    present = [(ly, lp, p) for ly, lp, p in _probe_all(stack, visible, name) if p.kind != "absent"]
+    top_layer, top_path, top = present[0]
+    below = [(ly, p) for ly, _, p in present[1:]]
     if top.kind == "whiteout":
-        hidden = _until_whiteout(below)
-        return MergedEntry(name, path, "whiteout", top_layer, hides=hidden)
+        return MergedEntry(name, path, "whiteout", top_layer, hides=_until_whiteout(below))
     if top.kind == "dir":
-        merged: list[Layer] = [top_layer]
+        sources: list[tuple[Layer, str]] = [(top_layer, top_path)]
         hides: list[Layer] = []
         stop = top.opaque
-        for layer, p in below:
+        for layer, lpath, p in present[1:]:
             if stop:
                 hides.extend(_until_whiteout([(layer, p)]))
                 continue
             if p.kind == "dir":
-                merged.append(layer)
+                sources.append((layer, lpath))
                 stop = p.opaque
             else:
                 # a whiteout or non-directory below a directory ends the merge there
@@ -219,9 +251,11 @@ def _resolve_name(
             "dir",
             top_layer,
             hides=tuple(hides),
-            merged_from=tuple(merged),
+            merged_from=tuple(layer for layer, _ in sources),
             opaque=top.opaque,
             copied_up=top.origin,
+            redirect=top.redirect,
+            sources=tuple(sources),
         )
     return MergedEntry(
         name,
@@ -260,26 +294,30 @@ def _names(stack: LayerStack, layer: Layer, rel: str) -> list[str]:
     return out
 
 
-def visible_layers(stack: LayerStack, rel: str) -> tuple[Layer, ...] | None:
-    """The layers contributing to merged directory REL, top first; None when REL is not a
-    directory of the merged tree (missing, deleted, or not a directory)."""
-    visible = stack.layers
-    parts = [p for p in rel.split("/") if p]
+def merged_sources(stack: LayerStack, rel: str) -> Sources | None:
+    """The sources of merged directory REL (layer and path in it), top first; None when REL
+    is not a directory of the merged tree (missing, deleted, or not a directory)."""
+    visible: Sources = tuple((layer, "") for layer in stack.layers)
     current = ""
-    for part in parts:
-        path = f"{current}/{part}" if current else part
-        if not _any_present(stack, visible, path):
+    for part in (p for p in rel.split("/") if p):
+        if not _any_present(stack, visible, part):
             return None
         entry = _resolve_name(stack, visible, current, part)
         if entry.kind != "dir":
             return None
-        visible = entry.merged_from
+        visible = entry.sources
         current = entry.path
     return visible
 
 
-def _any_present(stack: LayerStack, visible: tuple[Layer, ...], path: str) -> bool:
-    return any(probe(stack, layer, path).kind != "absent" for layer in visible)
+def visible_layers(stack: LayerStack, rel: str) -> tuple[Layer, ...] | None:
+    """The layers contributing to merged directory REL, top first (None: not a directory)."""
+    sources = merged_sources(stack, rel)
+    return None if sources is None else tuple(layer for layer, _ in sources)
+
+
+def _any_present(stack: LayerStack, visible: Sources, name: str) -> bool:
+    return any(p.kind != "absent" for _, _, p in _probe_all(stack, visible, name))
 
 
 def list_merged(
@@ -287,12 +325,12 @@ def list_merged(
 ) -> list[MergedEntry]:
     """The entries of merged directory REL, sorted by name; whiteouts included (marked) so
     a viewer can show what was deleted. Empty when REL is not a merged directory."""
-    visible = visible_layers(stack, rel)
+    visible = merged_sources(stack, rel)
     if visible is None:
         return []
     names: set[str] = set()
-    for layer in visible:
-        names.update(_names(stack, layer, rel))
+    for layer, path in visible:
+        names.update(_names(stack, layer, path))
     entries = [_resolve_name(stack, visible, rel, name) for name in sorted(names)]
     return [e for e in entries if include_whiteouts or not e.whiteout]
 
@@ -303,8 +341,8 @@ def resolve(stack: LayerStack, rel: str) -> MergedEntry | None:
     if not rel:
         return None
     parent, _, name = rel.rpartition("/")
-    visible = visible_layers(stack, parent)
-    if visible is None or not _any_present(stack, visible, rel):
+    visible = merged_sources(stack, parent)
+    if visible is None or not _any_present(stack, visible, name):
         return None
     return _resolve_name(stack, visible, parent, name)
 
@@ -366,18 +404,19 @@ class _Walk:
     changes: list[Change] = field(default_factory=list)
 
 
-def _walk(w: _Walk, rel: str, lowers: tuple[Layer, ...]) -> None:
-    """Compare upper dir REL with the lower layers still visible there."""
+def _walk(w: _Walk, rel: str, lowers: Sources) -> None:
+    """Compare upper dir REL with the lower sources still visible there."""
     for name in sorted(_names(w.stack, w.upper, rel)):
         if w.seen >= w.limit:
             w.truncated = True
             return
         w.seen += 1
-        path = f"{rel}/{name}" if rel else name
+        path = _join(rel, name)
         up = probe(w.stack, w.upper, path)
-        below = [(layer, probe(w.stack, layer, path)) for layer in lowers]
-        present = [(layer, p) for layer, p in below if p.kind != "absent"]
-        real_below = _until_whiteout(present)
+        redirect = up.redirect if up.kind == "dir" else None
+        probes = _probe_all(w.stack, lowers, name, redirect)
+        present = [(ly, lp, p) for ly, lp, p in probes if p.kind != "absent"]
+        real_below = _until_whiteout([(ly, p) for ly, _, p in present])
         if up.kind == "whiteout":
             if real_below:
                 w.changes.append(Change("deleted", path, "whiteout", shadows=real_below))
@@ -385,17 +424,16 @@ def _walk(w: _Walk, rel: str, lowers: tuple[Layer, ...]) -> None:
         if up.kind == "dir":
             if up.opaque:
                 if real_below:
-                    w.changes.append(
-                        Change("opaque", path, "dir", shadows=real_below, redirect=up.redirect)
-                    )
+                    w.changes.append(Change("opaque", path, "dir", shadows=real_below))
                 else:
                     w.changes.append(Change("added", path, "dir"))
                 _walk(w, path, ())
-            elif present and present[0][1].kind == "dir":
+            elif present and present[0][2].kind == "dir":
                 merged = _merged_below(present)
-                if up.redirect is not None:
+                if redirect is not None:  # a renamed directory: its contents stay below
+                    shadows = tuple(layer for layer, _ in merged)
                     w.changes.append(
-                        Change("modified", path, "dir", shadows=merged, redirect=up.redirect)
+                        Change("modified", path, "dir", shadows=shadows, redirect=redirect)
                     )
                 _walk(w, path, merged)
             else:
@@ -420,14 +458,14 @@ def _walk(w: _Walk, rel: str, lowers: tuple[Layer, ...]) -> None:
             w.changes.append(Change("added", path, up.kind, copied_up=up.origin))
 
 
-def _merged_below(present: list[tuple[Layer, Probe]]) -> tuple[Layer, ...]:
-    """Lower layers whose directory merges under an upper directory, down to the first
+def _merged_below(present: list[tuple[Layer, str, Probe]]) -> Sources:
+    """Lower sources whose directory merges under an upper directory, down to the first
     opaque one, non-directory or whiteout."""
-    out: list[Layer] = []
-    for layer, p in present:
+    out: list[tuple[Layer, str]] = []
+    for layer, path, p in present:
         if p.kind != "dir":
             break
-        out.append(layer)
+        out.append((layer, path))
         if p.opaque:
             break
     return tuple(out)
@@ -442,7 +480,7 @@ def change_set(stack: LayerStack, limit: int = MAX_WALK) -> ChangeSet:
     if not os.path.isdir(upper.real):
         return ChangeSet(upper=upper, note=f"upper layer {upper.real} is not readable here")
     w = _Walk(stack=stack, upper=upper, limit=limit)
-    _walk(w, "", stack.lowers)
+    _walk(w, "", tuple((layer, "") for layer in stack.lowers))
     return ChangeSet(upper=upper, changes=tuple(w.changes), truncated=w.truncated)
 
 

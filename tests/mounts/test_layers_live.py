@@ -120,3 +120,35 @@ def test_cli_layers_and_diff(tmp_path: Path, tmp_mount: MountTracker) -> None:
     assert entries["shared"]["layer"] == "lower 1"
     missing = cli("overlay", "layers", str(tmp_path))
     assert missing.returncode == 1 and "no overlay or aufs mount there" in missing.stderr
+
+
+def test_renamed_directory_follows_redirect(tmp_path: Path, tmp_mount: MountTracker) -> None:
+    """With redirect_dir=on a renamed lower directory is not copied: the upper holds it with
+    an overlay.redirect xattr and its contents stay in the lower, under the old path."""
+    lower, upper, work = (tmp_path / n for n in ("lower", "upper", "work"))
+    for d in (lower / "dir", lower / "other", upper, work):
+        d.mkdir(parents=True)
+    (lower / "dir" / "f").write_text("f\n")
+    target = tmp_mount.dir("merged")
+    mount_overlay(
+        OverlaySpec((str(lower),), str(target), str(upper), str(work), options=("redirect_dir=on",))
+    )
+    (target / "dir").rename(target / "other" / "moved")
+    (target / "other" / "moved" / "g").write_text("g\n")
+    mount = mount_at(read_mountinfo(), str(target))
+    assert mount is not None
+    ovl = overlay_from_mount(mount)
+    assert ovl is not None and ovl.options.redirect_dir == "on"
+    stack = stack_from_overlay(ovl)
+    moved = {e.name: e for e in list_merged(stack, "other/moved")}
+    assert {n: e.layer.name for n, e in moved.items()} == {"f": "lower 1", "g": "upper"}
+    entry = resolve(stack, "other/moved")
+    assert entry is not None and entry.redirect == "/dir"
+    assert sorted(p.name for p in (target / "other" / "moved").iterdir()) == ["f", "g"]
+    changes = {(c.kind, c.path): c for c in change_set(stack).changes}
+    assert set(changes) == {
+        ("deleted", "dir"),
+        ("modified", "other/moved"),
+        ("added", "other/moved/g"),
+    }
+    assert changes["modified", "other/moved"].redirect == "/dir"

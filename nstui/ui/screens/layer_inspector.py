@@ -62,6 +62,8 @@ def entry_label(entry: MergedEntry) -> Text:
         text.append(f"  {entry.layer.name}", style=style)
     if entry.opaque:
         text.append("  opaque", style="magenta")
+    if entry.redirect:
+        text.append(f"  renamed from {entry.redirect}", style="magenta")
     if entry.hides:
         text.append("  hides " + ", ".join(x.name for x in entry.hides), style="yellow")
     if entry.copied_up and entry.layer.role == "upper":
@@ -77,6 +79,10 @@ def entry_detail(entry: MergedEntry) -> str:
         lines.append("merged directory of " + ", ".join(x.name for x in entry.merged_from))
     if entry.opaque:
         lines.append("opaque: nothing of the layers below shows through")
+    if entry.redirect:
+        lines.append(
+            f"renamed directory (redirect_dir): its lower contents are at {entry.redirect}"
+        )
     if entry.hides:
         lines.append("hides " + ", ".join(f"{x.name} ({x.path})" for x in entry.hides))
     if entry.copied_up:
