@@ -357,11 +357,13 @@ def _facts_section(snapshot: Snapshot, namespace: Namespace) -> Section | None:
                 f"tx {human_bytes(iface.tx_bytes)} ({iface.tx_packets} pkts)"
             )
             rows.append(Row(iface.name, traffic))
-            addresses = getattr(iface, "addresses", ())
-            if isinstance(addresses, tuple) and addresses:
-                rows.append(Row("", " ".join(str(a) for a in addresses), Tone.MUTED))
+            if iface.addresses:
+                rows.append(Row("", "  ".join(iface.addresses)))
         if not rows:
             rows.append(Row("interfaces", "not read", Tone.MUTED))
+        elif facts.unplaced_addresses:
+            rows.append(Row("other", "  ".join(facts.unplaced_addresses)))
+            rows.append(Row("", "(/proc does not say which interface)", Tone.MUTED))
         return Section("Interfaces", tuple(rows))
     if ns_type is NsType.USER:
         rows = []
@@ -396,12 +398,15 @@ def _facts_section(snapshot: Snapshot, namespace: Namespace) -> Section | None:
             rows.append(Row("offsets", "none read (same clocks as the host)", Tone.MUTED))
         return Section("Clock offsets", tuple(rows))
     if ns_type is NsType.UTS:
-        hostname = getattr(facts, "hostname", None)
-        if not isinstance(hostname, str) and snapshot.host.host_ns.get(NsType.UTS) == namespace.id:
+        hostname = facts.hostname
+        if hostname is None and snapshot.host.host_ns.get(NsType.UTS) == namespace.id:
             hostname = snapshot.host.hostname
-        if isinstance(hostname, str):
-            return Section("UTS", (Row("hostname", hostname),))
-        return Section("UTS", (Row("hostname", "not read (needs entering it)", Tone.MUTED),))
+        if hostname is not None:
+            host = snapshot.host.host_ns.get(NsType.UTS)
+            tone = Tone.HIGHLIGHT if host is not None and host != namespace.id else Tone.PLAIN
+            return Section("UTS", (Row("hostname", hostname or "(empty)", tone),))
+        why = "not read (needs entering it: root)" if namespace.pids else "not read (no process)"
+        return Section("UTS", (Row("hostname", why, Tone.MUTED),))
     return None
 
 
