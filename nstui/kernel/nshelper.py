@@ -577,24 +577,30 @@ def spawn_in(
     )
 
 
+#: Where kept namespaces go by default; mount namespaces in their own private mount.
+KEEP_DIR = "/run/nstui/ns"
+KEEP_MNT_DIR = "/run/nstui/mnt"
+
+
 def persist(pid: int, ns_type: NsType | str, path: str) -> KeptNamespace:
     """Keep the ``ns_type`` namespace of ``pid`` alive by bind-mounting its nsfs file onto
     ``path`` (created, with its directory, when missing), like ``ip netns add``.
 
-    A mount namespace can be kept only on a mount that does not propagate into it: put the
-    file on a private mount (``mount --bind D D && mount --make-private D``).
+    A mount namespace can be kept only on a mount that does not propagate into it (the
+    kernel says EINVAL): nstui makes its own KEEP_MNT_DIR a private bind mount of itself, as
+    ``ip netns`` does for /run/netns; elsewhere put the file on a private mount yourself
+    (``mount --bind D D && mount --make-private D``).
     """
     (kind,) = normalize_types([ns_type]) or (None,)
     if kind is None:
         raise NsHelperError(INVALID, "no namespace type given")
     absolute = os.path.abspath(path)
+    args = ["--pid", str(pid), "--type", kind, "--path", absolute]
+    if kind is NsType.MNT and os.path.dirname(absolute) == KEEP_MNT_DIR:
+        args.append("--private-parent")
     pidfd = _open_target(pid)
     try:
-        started = _start(
-            "keep",
-            ["--pid", str(pid), "--pidfd", str(pidfd), "--type", kind, "--path", absolute],
-            pass_fd=pidfd,
-        )
+        started = _start("keep", [*args, "--pidfd", str(pidfd)], pass_fd=pidfd)
     finally:
         os.close(pidfd)
     code = started.process.wait()
@@ -622,7 +628,8 @@ def release(path: str) -> None:
 
 
 def default_keep_path(ns_type: NsType | str, inode: int) -> str:
-    return f"/run/nstui/ns/{NsType(ns_type).value}-{inode}"
+    kind = NsType(ns_type)
+    return f"{KEEP_MNT_DIR if kind is NsType.MNT else KEEP_DIR}/{kind.value}-{inode}"
 
 
 def namespace_differences(pid: int) -> dict[NsType, bool | None]:

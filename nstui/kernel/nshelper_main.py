@@ -13,7 +13,7 @@ Protocol (argv after the bootstrap):
             [--cwd DIR] -- ARGV...
     enter   --status-fd N --pid P --pidfd N --ns auto|net,uts [--root] [--wd] [--cgroup]
             [--preserve-credentials] -- ARGV...
-    keep    --status-fd N --pid P --pidfd N --type net --path PATH
+    keep    --status-fd N --pid P --pidfd N --type net --path PATH [--private-parent]
     release --status-fd N --path PATH [--remove]
 
 The status fd is the write end of a close-on-exec pipe. The helper writes lines to it:
@@ -154,7 +154,17 @@ def check_types(types: list[str]) -> int:
 
 # ---------------------------------------------------------------- argv parsing
 FLAGS = frozenset(
-    {"map-root", "private", "mount-proc", "root", "wd", "cgroup", "remove", "preserve-credentials"}
+    {
+        "map-root",
+        "private",
+        "mount-proc",
+        "root",
+        "wd",
+        "cgroup",
+        "remove",
+        "preserve-credentials",
+        "private-parent",
+    }
 )
 
 
@@ -527,8 +537,8 @@ def do_enter(args: Args, status: Status) -> int:
 
 
 # ---------------------------------------------------------------- keep / release
-def nsfs_mount_at(path: str) -> str | None:
-    """The ns text (``net:[4026...]``) of the nsfs mount on top at ``path``, else None."""
+def mount_at(path: str) -> tuple[str, str, str] | None:
+    """(fstype, root, optional fields) of the mount on top at ``path``, else None."""
     found = None
     with open("/proc/self/mountinfo", encoding="utf-8", errors="replace") as fh:
         for line in fh:
@@ -538,8 +548,26 @@ def nsfs_mount_at(path: str) -> str | None:
             except ValueError:
                 continue
             if unescape(fields[4]) == path:
-                found = unescape(fields[3]) if fields[sep + 1] == "nsfs" else None
+                found = (fields[sep + 1], unescape(fields[3]), " ".join(fields[6:sep]))
     return found
+
+
+def nsfs_mount_at(path: str) -> str | None:
+    """The ns text (``net:[4026...]``) of the nsfs mount on top at ``path``, else None."""
+    top = mount_at(path)
+    return top[1] if top is not None and top[0] == "nsfs" else None
+
+
+def make_private_mount(directory: str) -> None:
+    """Turn ``directory`` into a private mount (bound onto itself first when it is not a
+    mount point), as a mount namespace can be kept only where the bind cannot propagate
+    into it. Done once: later calls find it private already."""
+    top = mount_at(directory)
+    if top is not None and "shared:" not in top[2] and "master:" not in top[2]:
+        return
+    if top is None:
+        mount(directory, directory, None, MS_BIND, f"cannot bind {directory} onto itself")
+    mount("none", directory, None, MS_PRIVATE, f"cannot make {directory} private")
 
 
 def do_keep(args: Args, status: Status) -> int:
@@ -564,6 +592,8 @@ def do_keep(args: Args, status: Status) -> int:
             _errno_kind(exc.errno or 0), f"cannot create {parent}: {exc.strerror}"
         ) from None
     real = os.path.join(os.path.realpath(parent), os.path.basename(path))
+    if args.flag("private-parent"):
+        make_private_mount(os.path.realpath(parent))
     held = nsfs_mount_at(real)
     if held is not None:
         raise HelperError(INVALID, f"{path} already keeps {held}: release it first")

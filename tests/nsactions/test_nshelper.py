@@ -301,3 +301,29 @@ def test_detached_output_goes_to_the_log(launches: list[Launch]) -> None:
     assert launch.wait(timeout=10) == 0
     assert launch.log_path is not None
     assert Path(launch.log_path).read_text().splitlines()[-1] == "hello log"
+
+
+def test_keeping_a_mount_namespace_makes_nstuis_directory_private(
+    targets: Targets,
+    tmp_path: Path,
+    kept_paths: Callable[[Path], str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    subprocess.run(["mount", "--bind", str(shared), str(shared)], check=True)
+    try:
+        subprocess.run(["mount", "--make-shared", str(shared)], check=True)
+        # the target's copy of the shared mount is a peer: a plain bind would propagate into it
+        pid = targets.start(["--mount", "--propagation", "unchanged"], "exec sleep 1000")
+        with pytest.raises(NsHelperError, match="private mount"):
+            nshelper.persist(pid, "mnt", kept_paths(shared / "refused"))
+        keep_dir = shared / "mnt"
+        monkeypatch.setattr(nshelper, "KEEP_MNT_DIR", str(keep_dir))
+        path = nshelper.default_keep_path(NsType.MNT, 1)
+        assert path == f"{keep_dir}/mnt-1"
+        kept = nshelper.persist(pid, NsType.MNT, kept_paths(Path(path)))
+        assert os.stat(kept.path).st_ino == os.stat(f"/proc/{pid}/ns/mnt").st_ino
+        nshelper.release(kept.path)
+    finally:
+        subprocess.run(["umount", "--recursive", "--lazy", str(shared)], check=False)

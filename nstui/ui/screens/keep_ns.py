@@ -1,7 +1,8 @@
 """Keep a namespace alive with a bind mount (like ``ip netns add``), and release it again.
 
 Keep binds the namespace's nsfs file (through one of its processes) onto a path, by default
-/run/nstui/ns/<type>-<inode>, whose directory is created. Release unmounts such a bind; when
+/run/nstui/ns/<type>-<inode> (mount namespaces: /run/nstui/mnt/, a private mount), whose
+directory is created. Release unmounts such a bind; when
 it is the namespace's last holder (no process, no other mount or fd) the namespace is
 destroyed, and the pane says so before asking.
 """
@@ -25,8 +26,9 @@ from nstui.model.snapshot import Snapshot
 from nstui.ui.screens.ns_form import nsactions_css
 
 MNT_HINT = (
-    "A mount namespace can be kept only on a mount that does not propagate into it: put the "
-    "file on a private mount (mount --bind D D; mount --make-private D)."
+    "A mount namespace can be kept only on a mount that does not propagate into it: the "
+    "default directory is made a private mount for this; elsewhere make the directory a "
+    "private mount first (mount --bind D D; mount --make-private D)."
 )
 
 
