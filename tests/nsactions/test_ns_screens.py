@@ -312,6 +312,8 @@ async def test_run_pane_live_detached_pid_namespace() -> None:
         os.kill(pid, signal.SIGKILL)  # init: the whole pid namespace goes with it
         for launch in live.detached:
             assert launch.wait(timeout=5) == 137
+            if launch.log_path:
+                os.unlink(launch.log_path)
 
 
 @sync
