@@ -173,7 +173,6 @@ class NstuiApp(App[int]):
         self._process_rows = ProcessRowBuilder()
         self._tick_pending = False
         self._error_shown = False
-        self._applying = False
 
     # ----- layout ---------------------------------------------------------------------------
 
@@ -249,7 +248,6 @@ class NstuiApp(App[int]):
         self._main.query_one("#banner").display = False
         self._main.query_one("#filter").display = False
         self.processes_view.focus()
-        self.namespaces_view.rebuild = self._rebuild_namespaces
         self._tick()
 
     def _remember_theme(self, theme: Theme) -> None:
@@ -334,11 +332,7 @@ class NstuiApp(App[int]):
         if not self.screen_stack or not self._main.query("#processes-view"):
             return  # the app is shutting down
         started = time.perf_counter()
-        self._applying = True
-        try:
-            self._apply(message)
-        finally:
-            self._applying = False
+        self._apply(message)
         done = time.perf_counter()
         self.last_apply_seconds = done - started
         self.last_scan_seconds = message.scan_seconds
@@ -435,11 +429,6 @@ class NstuiApp(App[int]):
 
     def _set_status(self, text: str) -> None:
         self._main.query_one("#status", Static).update(text)
-
-    def _rebuild_namespaces(self) -> None:
-        if self.snapshot is not None:
-            view = self.namespaces_view
-            view.set_rows(view.rows_for(self.snapshot), mark_fresh=False)
 
     # ----- selection and detail -------------------------------------------------------------
 

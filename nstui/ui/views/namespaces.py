@@ -8,7 +8,6 @@ would be wasted work.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import ClassVar
 
 from textual.binding import Binding, BindingType
@@ -133,8 +132,6 @@ class NamespacesView(RowTable):
         self.nesting = False
         self.snapshot: Snapshot | None = None
         self.on_expand_lazy = self._expand_lazy
-        #: set by the app: called when the rows must be rebuilt from the current snapshot
-        self.rebuild: Callable[[], None] | None = None
 
     def expanded_keys(self, extra: Key | None = None) -> frozenset[Key]:
         keys = frozenset(k for k in self.state.toggled if isinstance(k, NsId))

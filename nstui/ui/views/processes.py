@@ -152,11 +152,6 @@ def _texts_of(snapshot: Snapshot, proc: Process) -> _Texts:
     )
 
 
-def build_process_rows(snapshot: Snapshot) -> RowSet:
-    """Rows for every process, keyed by pid, parented by ppid."""
-    return ProcessRowBuilder().build(snapshot)
-
-
 class ProcessesView(RowTable):
     """Every process; the footer shows what can be done with the selected one."""
 
