@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "nstui.cli.mounts_cmd",
     "nstui.cli.overlay_cmd",
     "nstui.cli.dm_cmd",
+    "nstui.cli.describe_cmd",
 )
 
 
