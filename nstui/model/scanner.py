@@ -85,6 +85,7 @@ class LiveSource:
         self._previous_mono = 0.0
         self._generation = 0
         self._host_static: dict[str, Any] | None = None
+        self._force_full = False
         self._hostnames = HostnameCache(proc)  # uts hostnames: a helper only for new ones
 
     @property
@@ -94,7 +95,8 @@ class LiveSource:
     def take(self) -> Snapshot:
         """A fresh snapshot: full the first time, an incremental refresh afterwards."""
         with self._lock:
-            return self._take(full=self._previous is None)
+            full, self._force_full = self._previous is None or self._force_full, False
+            return self._take(full=full)
 
     def take_full(self) -> Snapshot:
         """A full snapshot regardless of what was seen before (everything re-read)."""
@@ -104,7 +106,7 @@ class LiveSource:
     def invalidate(self) -> None:
         """Make the next ``take()`` a full one (after a change nstui made itself, say)."""
         with self._lock:
-            self._previous = None
+            self._force_full = True
 
     def close(self) -> None:
         with self._lock:

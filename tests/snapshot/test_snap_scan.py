@@ -267,3 +267,18 @@ def test_zombie_is_kept_without_namespaces() -> None:
         assert LiveSource(holders=False).take().processes[proc.pid].state == "Z"
     finally:
         proc.wait()
+
+
+@pytest.mark.root
+def test_invalidate_makes_the_next_take_full(spawn, test_cgroup_parent) -> None:  # type: ignore[no-untyped-def]
+    parent: Path = test_cgroup_parent("pids")
+    child = spawn(["sleep", "1000"])
+    hid = pids_hid()
+    source = LiveSource(holders=False)
+    wait_for(lambda: child.pid in source.take().processes)
+    (parent / "cgroup.procs").write_text(str(child.pid))
+    source.invalidate()
+    snap = source.take()
+    assert snap.processes[child.pid].cgroups[hid] == cgroup_path(parent)
+    assert snap.processes[os.getpid()].cpu_percent is not None  # still measured across it
+    source.close()
