@@ -76,11 +76,14 @@ def register(subparsers: Any) -> None:
         help="with --in-pid: the layer paths are nstui's, only TARGET is in PID's namespace",
     )
     mount.add_argument("target", metavar="TARGET", help="directory to mount on")
+    mount.add_argument("--no-audit", action="store_true", help=argparse.SUPPRESS)
     _common(mount)
     mount.set_defaults(func=run_mount)
 
     umount = sub.add_parser("umount", help="unmount an overlay")
     umount.add_argument("target", metavar="TARGET")
+    # the helper inside another namespace: the caller has recorded the change already
+    umount.add_argument("--no-audit", action="store_true", help=argparse.SUPPRESS)
     umount.add_argument(
         "-l", "--lazy", action="store_true", help="detach now, free when no longer busy"
     )
@@ -243,7 +246,7 @@ def run_mount(args: argparse.Namespace) -> int:
     )
     if args.layers_here and args.in_pid is None:
         raise UsageError("nstui overlay mount: --layers-here goes with --in-pid")
-    outcome = LiveMountActions().mount_overlay(
+    outcome = LiveMountActions(audit=not args.no_audit).mount_overlay(
         spec, in_pid=args.in_pid, layers_here=args.layers_here
     )
     if not outcome.ok:
@@ -263,7 +266,8 @@ def run_mount(args: argparse.Namespace) -> int:
 def run_umount(args: argparse.Namespace) -> int:
     from nstui.model.mount_actions import LiveMountActions
 
-    outcome = LiveMountActions().umount(args.target, lazy=args.lazy, in_pid=args.in_pid)
+    actions = LiveMountActions(audit=not args.no_audit)
+    outcome = actions.umount(args.target, lazy=args.lazy, in_pid=args.in_pid)
     if not outcome.ok:
         return _fail(outcome.message, args.json)
     if args.json:

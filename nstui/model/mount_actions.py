@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from nstui.kernel.aufs import aufs_absent_reason
+from nstui.kernel.cgroups.audit import AuditError, AuditLog, default_audit_path
 from nstui.kernel.devmapper import DmReport, dm_report
 from nstui.kernel.layers import (
     ChangeSet,
@@ -48,6 +50,7 @@ from nstui.kernel.union_mounts import (
     MountScan,
     UnionMount,
     mount_at,
+    mount_ns_of,
     scan_mount_namespaces,
     union_mounts_of,
 )
@@ -186,12 +189,65 @@ def _self_argv() -> list[str]:
     return [sys.executable, "-m", "nstui"]
 
 
-class LiveMountActions:
-    """Mount actions on this host's kernel."""
+def mounts_audit_path(audit_path: str | None = None) -> str:
+    """The mount audit log: ``mounts.log`` beside the cgroup audit log (its records have the
+    same shape; kept apart because cgroup undo cannot read them)."""
+    return os.path.join(os.path.dirname(audit_path or default_audit_path()), "mounts.log")
 
-    def __init__(self, **options: Any) -> None:
-        # Options shared by every part of Actions (interval, audit log...) are not ours.
+
+class LiveMountActions:
+    """Mount actions on this host's kernel. Every mount and unmount is recorded first in the
+    mount audit log (refused when it cannot be), with the mount before and after."""
+
+    def __init__(self, audit_path: str | None = None, audit: bool = True, **options: Any) -> None:
+        # Other options shared by every part of Actions (interval...) are not ours.
         self._proc = str(options.get("proc", "/proc"))
+        self._audit = AuditLog(mounts_audit_path(audit_path)) if audit else None
+
+    @property
+    def audit_location(self) -> str | None:
+        return self._audit.path if self._audit is not None else None
+
+    def _mount_text(self, target: str, in_pid: int | None) -> str | None:
+        """The mount on top at TARGET (as IN_PID sees it), for the audit record."""
+        try:
+            mounts = read_mountinfo(in_pid if in_pid is not None else "self", self._proc)
+        except OSError:
+            return None
+        path = target if in_pid is not None else os.path.abspath(target)
+        m = mount_at(mounts, path)
+        if m is None:
+            return None
+        return f"{m.mountpoint} {m.fstype} {m.source} {m.super_options} (id {m.mount_id})"
+
+    def _audited(
+        self,
+        what: str,
+        target: str,
+        in_pid: int | None,
+        command: list[str],
+        do: Callable[[], MountOutcome],
+    ) -> MountOutcome:
+        if self._audit is None:
+            return do()
+        try:
+            ns = str(mount_ns_of(in_pid if in_pid is not None else "self", self._proc))
+        except OSError:
+            ns = f"mnt of pid {in_pid}"
+        before = self._mount_text(target, in_pid)
+        typed = shlex.join(command)
+        try:
+            entry = self._audit.attempt(ns, f"({what})", before, typed, typed)
+        except AuditError as exc:
+            return MountOutcome(False, str(exc), target, in_pid=in_pid)
+        outcome = do()
+        after = self._mount_text(target, in_pid)
+        try:
+            self._audit.result(entry, after, "ok" if outcome.ok else f"error: {outcome.message}")
+        except AuditError as exc:
+            if outcome.ok:
+                return replace(outcome, message=f"{outcome.message} (not recorded: {exc})")
+        return outcome
 
     def read_state(self) -> MountsState:
         scan = scan_mount_namespaces(self._proc)
@@ -232,6 +288,32 @@ class LiveMountActions:
     def mount_overlay(
         self, spec: OverlaySpec, in_pid: int | None = None, layers_here: bool = False
     ) -> MountOutcome:
+        command = ["nstui", "overlay", "mount"]
+        for lower in spec.lowers:
+            command += ["--lower", lower]
+        if spec.upper is not None and spec.work is not None:
+            command += ["--upper", spec.upper, "--work", spec.work]
+        for option in spec.options:
+            command += ["--option", option]
+        if in_pid is not None:
+            command += ["--in-pid", str(in_pid)] + (["--layers-here"] if layers_here else [])
+        return self._audited(
+            "mount overlay",
+            spec.target,
+            in_pid,
+            [*command, spec.target],
+            lambda: self._mount(spec, in_pid, layers_here),
+        )
+
+    def umount(self, target: str, lazy: bool = False, in_pid: int | None = None) -> MountOutcome:
+        command = ["nstui", "overlay", "umount", *(["--lazy"] if lazy else [])]
+        if in_pid is not None:
+            command += ["--in-pid", str(in_pid)]
+        return self._audited(
+            "umount", target, in_pid, [*command, target], lambda: self._umount(target, lazy, in_pid)
+        )
+
+    def _mount(self, spec: OverlaySpec, in_pid: int | None, layers_here: bool) -> MountOutcome:
         if in_pid is not None and layers_here:
             return self._inject(spec, in_pid)
         if in_pid is None:
@@ -244,7 +326,7 @@ class LiveMountActions:
             _absolute_spec(spec)
         except OverlayError as exc:
             return MountOutcome(False, str(exc), spec.target, in_pid=in_pid)
-        argv = [*_self_argv(), "overlay", "mount", "--json"]
+        argv = [*_self_argv(), "overlay", "mount", "--json", "--no-audit"]
         for lower in spec.lowers:
             argv += ["--lower", lower]
         if spec.upper is not None and spec.work is not None:
@@ -254,7 +336,7 @@ class LiveMountActions:
         argv += ["--", spec.target]
         return self._in_namespace(in_pid, argv, spec.target)
 
-    def umount(self, target: str, lazy: bool = False, in_pid: int | None = None) -> MountOutcome:
+    def _umount(self, target: str, lazy: bool, in_pid: int | None) -> MountOutcome:
         if in_pid is None:
             try:
                 umount_overlay(target, lazy=lazy)
@@ -264,7 +346,7 @@ class LiveMountActions:
             return MountOutcome(True, f"{os.path.abspath(target)} {how}", target)
         if not target.startswith("/"):
             return MountOutcome(False, "give an absolute target path", target, in_pid=in_pid)
-        argv = [*_self_argv(), "overlay", "umount", "--json"]
+        argv = [*_self_argv(), "overlay", "umount", "--json", "--no-audit"]
         if lazy:
             argv.append("--lazy")
         argv += ["--", target]

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -94,6 +95,11 @@ def test_without_root_listing_works_and_changes_say_why(tmp_path: Path) -> None:
     (tmp_path / "a").mkdir()
     nobody = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
 
+    # an audit log nobody can write (pytest's tmp dirs are root's, 0700)
+    shared = tempfile.TemporaryDirectory(prefix="nstui-test-audit-", dir="/tmp")
+    os.chmod(shared.name, 0o1777)
+    env = {**os.environ, "NSTUI_AUDIT_LOG": os.path.join(shared.name, "audit.log")}
+
     def as_nobody(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [*nobody, sys.executable, "-m", "nstui", *args],
@@ -101,6 +107,7 @@ def test_without_root_listing_works_and_changes_say_why(tmp_path: Path) -> None:
             text=True,
             check=False,
             timeout=60,
+            env=env,
         )
 
     listing = as_nobody("mounts", "--union")
@@ -116,3 +123,4 @@ def test_without_root_listing_works_and_changes_say_why(tmp_path: Path) -> None:
     hidden = as_nobody("overlay", "mount", "--lower", lower, "--lower", "/etc", "/mnt")
     assert hidden.returncode == 1 and "lower 1" in hidden.stderr
     assert "Permission denied" in hidden.stderr
+    shared.cleanup()

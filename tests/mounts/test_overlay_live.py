@@ -209,3 +209,36 @@ def test_cli_refusal_is_one_line_and_status_1(tmp_path: Path, tmp_mount: MountTr
     assert done.stderr.strip().count("\n") == 0
     assert "lower 2" in done.stderr and "no such directory" in done.stderr
     assert not _mounted(target)
+
+
+def test_mounts_are_audited_and_refused_when_unrecorded(
+    tmp_path: Path, tmp_mount: MountTracker
+) -> None:
+    import json
+
+    from nstui.model.mount_actions import LiveMountActions
+
+    a, b = _layers(tmp_path, ("a", "b"))
+    target = tmp_mount.dir("m")
+    actions = LiveMountActions()
+    log = actions.audit_location
+    assert log is not None and log.endswith("mounts.log") and "/var/log" not in log
+    spec = OverlaySpec((str(a), str(b)), str(target))
+    assert actions.mount_overlay(spec).ok
+    assert actions.umount(str(target)).ok
+    with open(log, encoding="utf-8") as f:
+        records = [json.loads(line) for line in f]
+    attempts = [r for r in records if r["phase"] == "attempt"]
+    results = {r["id"]: r for r in records if r["phase"] == "result"}
+    assert [r["file"] for r in attempts] == ["(mount overlay)", "(umount)"]
+    mount, umount = attempts
+    assert mount["before"] is None and str(target) in results[mount["id"]]["after"]
+    assert "overlay" in umount["before"] and results[umount["id"]]["after"] is None
+    assert all(results[r["id"]]["result"] == "ok" for r in attempts)
+    assert mount["typed"].startswith("nstui overlay mount --lower")
+
+    blocked = tmp_path / "blocked"
+    blocked.write_text("")  # a file where the log's directory should be
+    refused = LiveMountActions(audit_path=str(blocked / "audit.log")).mount_overlay(spec)
+    assert not refused.ok and "audit log" in refused.message
+    assert not _mounted(target)
