@@ -38,7 +38,7 @@ class SnapshotFormatError(ValueError):
 
 def snapshot_to_json(snapshot: Snapshot) -> dict[str, Any]:
     """The snapshot as JSON-ready data (dicts, lists, str, int, float, bool, None)."""
-    return {"format": FORMAT, "version": VERSION, "snapshot": _encode(snapshot)}
+    return {"format": FORMAT, "version": VERSION, "snapshot": _encoder(Snapshot)(snapshot)}
 
 
 def snapshot_from_json(data: dict[str, Any]) -> Snapshot:
@@ -72,7 +72,7 @@ def ns_id_from_text(text: str) -> NsId:
     return NsId(NsType(type_s), int(dev_s), int(ino_s))
 
 
-# --- encoding: driven by the values' runtime types -------------------------------------------
+# --- encoding: driven by the dataclasses' type hints, compiled once per type -----------------
 
 
 def _key(value: Any) -> str:
@@ -84,16 +84,16 @@ def _key(value: Any) -> str:
 
 
 def _encode(value: Any) -> _Json:
-    if value is None or isinstance(value, bool | int | float):
+    """Encode by runtime type (for values whose declared type says little)."""
+    if isinstance(value, Enum):
+        return value.value
+    if value is None or isinstance(value, bool | int | float | str):
         return value
     if isinstance(value, NsId):
         return ns_id_to_text(value)
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, str):
-        return value
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return _encode_record(value)
+        cls: Any = type(value)
+        return _encoder(cls)(value)
     if isinstance(value, dict):
         if value and isinstance(next(iter(value)), tuple):
             return [[_encode(k), _encode(v)] for k, v in value.items()]
@@ -105,15 +105,78 @@ def _encode(value: Any) -> _Json:
     raise TypeError(f"cannot encode {type(value).__name__} in a snapshot")
 
 
-def _encode_record(record: Any) -> dict[str, _Json]:
-    out: dict[str, _Json] = {}
-    cls: Any = type(record)
-    for name, default in _defaults(cls):
-        value = getattr(record, name)
-        if default is not _NO_DEFAULT and value == default:
-            continue
-        out[name] = _encode(value)
-    return out
+@functools.cache
+def _encoder(tp: Any) -> _Conv:
+    """A function turning a value of type TP into JSON data."""
+    if tp in (int, float, str, bool, type(None)):
+        return _identity
+    if tp is NsId:
+        return ns_id_to_text
+    if isinstance(tp, type):
+        if dataclasses.is_dataclass(tp):
+            return _record_encoder(tp)
+        if issubclass(tp, Enum):
+            return _enum_value
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in (types.UnionType, typing.Union):
+        non_none = [a for a in args if a is not type(None)]
+        if len(non_none) == 1:
+            inner = _encoder(non_none[0])
+            if inner is _identity:
+                return _identity
+            return lambda v: None if v is None else inner(v)
+        return _encode
+    if origin in (tuple, list):
+        if origin is tuple and args and not (len(args) == 2 and args[1] is Ellipsis):
+            items = tuple(_encoder(a) for a in args)
+            return lambda v: [conv(x) for conv, x in zip(items, v, strict=True)]
+        item = _encoder(args[0]) if args else _encode
+        if item is _identity:
+            return list
+        return lambda v: [item(x) for x in v]
+    if origin is frozenset:
+        item = _encoder(args[0])
+        return lambda v: sorted(item(x) for x in v)
+    if origin is dict:
+        key_tp, val_tp = args
+        val = _encoder(val_tp)
+        if typing.get_origin(key_tp) is tuple:
+            pair_key = _encoder(key_tp)
+            return lambda v: [[pair_key(k), val(x)] for k, x in v.items()]
+        key = _key_encoder(key_tp)
+        return lambda v: {key(k): val(x) for k, x in v.items()}
+    return _encode
+
+
+def _key_encoder(tp: Any) -> _Conv:
+    if tp is str:
+        return _identity
+    if tp is NsId:
+        return ns_id_to_text
+    if isinstance(tp, type) and issubclass(tp, Enum):
+        return _enum_value
+    return str
+
+
+def _enum_value(value: Any) -> Any:
+    return value.value
+
+
+def _record_encoder(cls: type) -> _Conv:
+    hints = typing.get_type_hints(cls)
+    fields = tuple((name, default, _encoder(hints[name])) for name, default in _defaults(cls))
+
+    def conv(record: Any) -> dict[str, _Json]:
+        out: dict[str, _Json] = {}
+        for name, default, enc in fields:
+            value = getattr(record, name)
+            if default is not _NO_DEFAULT and value == default:
+                continue
+            out[name] = enc(value)
+        return out
+
+    return conv
 
 
 _NO_DEFAULT: Any = object()
