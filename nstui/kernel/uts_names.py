@@ -29,6 +29,7 @@ _PKG_DIR = str(Path(nstui.__file__).resolve().parent.parent)
 _CFFI_DIR = str(Path(_cffi_backend.__file__).resolve().parent)
 #: The helper does microseconds of work per namespace; past this it is stuck and killed.
 TIMEOUT = 10.0
+CAP_SYS_ADMIN = 21
 
 
 def helper_command(proc: str = "/proc") -> list[str]:
@@ -63,7 +64,7 @@ def read_hostnames(
     than misread. A vanished pid, EPERM/EACCES (not root), a helper that cannot start or
     hangs: the pid is simply absent. Never raises for those.
     """
-    if not pids:
+    if not pids or not can_enter(proc):
         return {}
     expected = expected or {}
     lines = []
@@ -82,6 +83,20 @@ def read_hostnames(
     except (OSError, subprocess.SubprocessError):
         return {}  # cannot start (ENOMEM, EAGAIN), or killed after the timeout
     return parse_answer(done.stdout)
+
+
+def can_enter(proc: str = "/proc") -> bool:
+    """Whether setns into another uts namespace can work at all: it needs CAP_SYS_ADMIN in
+    our own user namespace (checked here, so a user without it starts no helper) and in the
+    target's owning one (the helper finds out). True when the capabilities are unreadable."""
+    try:
+        with open(f"{proc}/self/status", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("CapEff:"):
+                    return bool(int(line.split()[1], 16) >> CAP_SYS_ADMIN & 1)
+    except (OSError, ValueError, IndexError):
+        pass
+    return True
 
 
 def own_uts(proc: str = "/proc") -> tuple[int, int] | None:
