@@ -337,7 +337,12 @@ def run_benchmark(starts: int, inflight: int = 16, with_tui: bool = True) -> dic
             with contextlib.suppress(rel.kobjects.ControllerMissing):
                 made.append(rel.kobjects.make_cgroup_parent(controller, tag))
         result = rel.churncheck.run_churn(
-            starts, [str(p) for p in made], tag=tag, inflight=inflight, with_tui=with_tui
+            starts,
+            [str(p) for p in made],
+            tag=tag,
+            inflight=inflight,
+            with_tui=with_tui,
+            min_snapshots=20,
         )
     finally:
         for path in made:

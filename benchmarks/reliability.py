@@ -60,11 +60,12 @@ def run_tests(examples: int, basetemp: str) -> tuple[Outcomes, Any]:
         f"--ignore={TESTS / 'reliability' / 'test_churn.py'}",
         f"--rootdir={ROOT}",
         f"--basetemp={basetemp}",
-        "-q",
+        "-o",
+        "addopts=--strict-markers",
         "-p",
         "no:cacheprovider",
-        "--no-header",
-        "-rN",
+        "-p",
+        "no:terminal",  # the figures below say what failed
     ]
     pytest.main(args, plugins=[outcomes])
     return outcomes, fuzzkit

@@ -210,8 +210,9 @@ def watch_churn(
     min_snapshots: int = 4,
 ) -> Watch:
     """Take LiveSource snapshots back to back until ``driver`` exits, checking each one.
-    Once ``min_snapshots`` are taken (one of them full) ``stop_file`` is created, telling the
-    driver it may end: on a slow, busy machine the churn then lasts as long as the watch needs.
+    Once ``min_snapshots`` are taken (one of them full) and at least one churn process was
+    cross-checked, ``stop_file`` is created, telling the driver it may end: on a slow, busy
+    machine the churn then lasts as long as the watch needs (within the driver's time limit).
     """
     from nstui.model.scanner import LiveSource
 
@@ -240,13 +241,14 @@ def watch_churn(
             watch.snapshots += 1
             watch.full_snapshots += int(full)
             watch.processes_seen += len(snap.processes)
-            if stop_file is not None and watch.snapshots >= max(min_snapshots, full_every):
-                stop_file.touch()
             problems, checked = check_snapshot(snap, anchors)
             watch.marked_checked += checked
             for problem in problems:
                 kind, _, text = problem.partition(": ")
                 watch.error(f"{kind}: snapshot {watch.snapshots}{' full' if full else ''}: {text}")
+            enough = watch.snapshots >= max(min_snapshots, full_every) and watch.marked_checked
+            if stop_file is not None and enough:
+                stop_file.touch()
     finally:
         stop.set()
         if tui is not None:
@@ -300,6 +302,7 @@ def run_churn(
     inflight: int = 16,
     with_tui: bool = True,
     timeout: float = 600,
+    min_snapshots: int = 4,
 ) -> ChurnResult:
     """Run benchmarks/churn.py's generator for ``starts`` process starts, watching it."""
     with tempfile.TemporaryDirectory(prefix="nstui-churn-") as tmp:
@@ -319,7 +322,9 @@ def run_churn(
             start_new_session=True,
         )
         try:
-            watch = watch_churn(driver, ready, with_tui=with_tui, stop_file=stop_file)
+            watch = watch_churn(
+                driver, ready, with_tui=with_tui, stop_file=stop_file, min_snapshots=min_snapshots
+            )
             out, err = driver.communicate(timeout=timeout)
         finally:
             if driver.poll() is None:
