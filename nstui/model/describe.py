@@ -143,6 +143,8 @@ def _namespace_row(snapshot: Snapshot, process: Process, ns_type: NsType) -> Row
     sharing = "not shared" if others == 0 else f"shared with {_plural(others, 'other process')}"
     if host is not None and ns_id == host:
         return Row(ns_type.value, f"{ns_id.ino}  same as host", Tone.MUTED)
+    if namespace is not None and namespace.facts.hostname is not None:
+        sharing += f" · hostname {namespace.facts.hostname or '(empty)'}"
     if host is None:
         return Row(ns_type.value, f"{ns_id.ino}  {sharing}")
     return Row(ns_type.value, f"{ns_id.ino}  own · {sharing}", Tone.HIGHLIGHT)
