@@ -15,7 +15,14 @@ import pytest
 from nstui.kernel.nstypes import NsId, NsType
 from nstui.kernel.procfs import read_ns
 from nstui.model.diff import diff_snapshots, process_key
-from nstui.model.grouping import children_by_parent, group, processes_by_namespace
+from nstui.model.grouping import (
+    children_by_parent,
+    differs_from_host,
+    group,
+    processes_by_cgroup,
+    processes_by_namespace,
+    root_pids,
+)
 from nstui.model.scanner import LiveSource
 from nstui.model.serialize import (
     SnapshotFormatError,
@@ -159,6 +166,7 @@ def test_grouping(spawn) -> None:  # type: ignore[no-untyped-def]
     assert g.by_ns[NsType.MNT] == processes_by_namespace(s.processes, NsType.MNT)
     for hid, path in s.processes[child.pid].cgroups.items():
         assert child.pid in g.by_cgroup[hid][path]
+        assert g.by_cgroup[hid] == processes_by_cgroup(s.processes, hid)
     assert 1 in g.roots or 1 not in s.processes
     assert all(s.processes[p].ppid not in s.processes or s.processes[p].ppid == p for p in g.roots)
     assert g.members(mine[NsType.NET]) == g.by_ns[NsType.NET][mine[NsType.NET]]
@@ -178,9 +186,12 @@ def test_grouping_flags_namespaces_other_than_host(spawn) -> None:  # type: igno
         return bool(inner)
 
     wait_for(started)
-    g = group(source.take())
+    s = source.take()
+    g = group(s)
     assert g.not_host[inner[0]] >= {NsType.UTS, NsType.NET}
     assert NsType.MNT not in g.not_host[inner[0]]
+    assert differs_from_host(s.processes[inner[0]], s.host) == g.not_host[inner[0]]
+    assert set(root_pids(s.processes)) == set(g.roots)
 
 
 def test_cli_snapshot_json_contains_us() -> None:
