@@ -276,17 +276,27 @@ class ScanCache:
     open, read and close (a process that exited makes the pread fail with ESRCH, and a
     reused pid is never confused with it). The fds sit at numbers >= FD_BASE, leaving low
     numbers to the rest of the program (select() cannot watch fds >= 1024), and stop at
-    RLIMIT_NOFILE minus a margin; beyond that, processes are read the ordinary way.
+    RLIMIT_NOFILE minus a margin (the soft limit is raised towards the hard one to make room
+    for FD_WANTED); beyond that, processes are read the ordinary way.
     """
 
     FD_BASE = 1024
     FD_MARGIN = 256
+    FD_WANTED = 32768  # processes whose stat fd is kept
 
     def __init__(self, interner: Interner | None = None) -> None:
         self.interner = interner or Interner()
         self.fds: dict[int, int] = {}
         self.raw: dict[int, bytes] = {}
-        soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        want = self.FD_BASE + self.FD_MARGIN + self.FD_WANTED
+        if soft != resource.RLIM_INFINITY and soft < want:
+            # Distributions default to a soft limit of 1024 under a much higher hard one;
+            # raising our own soft limit is what the hard limit is for.
+            raised = want if hard == resource.RLIM_INFINITY else min(hard, want)
+            with contextlib.suppress(ValueError, OSError):
+                resource.setrlimit(resource.RLIMIT_NOFILE, (raised, hard))
+                soft = raised
         if soft == resource.RLIM_INFINITY:
             soft = 1 << 20
         self.max_fds = max(0, soft - self.FD_BASE - self.FD_MARGIN)
