@@ -41,6 +41,7 @@ import signal
 import subprocess
 import sys
 import time
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -139,7 +140,7 @@ def stop_anchors(anchors: Sequence[Anchor]) -> None:
 
 def marker(tag: str, index: int) -> str:
     """A sleep(1) operand that adds nothing measurable but names the run and the anchor."""
-    return f"0.0000000{int(tag, 16) % 10**9:09d}{index}"
+    return f"0.0000000{zlib.crc32(tag.encode()) % 10**9:09d}{index}"
 
 
 @dataclass
@@ -324,7 +325,7 @@ def _reliability() -> Any:
     return importlib.import_module("reliability")
 
 
-def run_benchmark(starts: int, inflight: int = 16, with_tui: bool = True) -> dict[str, Any]:
+def run_benchmark(starts: int, inflight: int = 32, with_tui: bool = True) -> dict[str, Any]:
     """Churn ``starts`` process starts while snapshotting (and refreshing a headless TUI);
     returns the figures and every consistency problem found."""
     import uuid
@@ -359,12 +360,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     drive.add_argument("--tag", required=True)
     drive.add_argument("--cgroup-parent", action="append", default=[])
     drive.add_argument("--ready", type=Path)
-    drive.add_argument("--inflight", type=int, default=16)
+    drive.add_argument("--inflight", type=int, default=32)
     drive.add_argument("--netns-every", type=int, default=4)
     drive.add_argument("--max-seconds", type=float, default=300.0)
     drive.add_argument("--stop-file", type=Path, help="after --starts, go on until it exists")
     parser.add_argument("--starts", type=int, default=10_000)
-    parser.add_argument("--inflight", type=int, default=16)
+    parser.add_argument("--inflight", type=int, default=32)
     parser.add_argument("--no-tui", action="store_true")
     args = parser.parse_args(argv)
     if args.mode == "drive":

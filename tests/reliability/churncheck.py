@@ -299,7 +299,7 @@ def run_churn(
     cgroup_parents: list[str],
     *,
     tag: str,
-    inflight: int = 16,
+    inflight: int = 32,
     with_tui: bool = True,
     timeout: float = 600,
     min_snapshots: int = 4,
