@@ -186,7 +186,10 @@ async def _release_ns(pilot: Pilot[int]) -> None:
 
 
 async def _limits(pilot: Pilot[int]) -> None:
+    # The pane reads the live cgroup: the memory root exists here as on the recorded host.
     await _cgroups(pilot)
+    app = _app(pilot)
+    app.cgroups_view.select_key((_memory_hid(app), "/"))
     await pilot.press("L")
     await _finish(pilot)
 
