@@ -265,7 +265,14 @@ async def main():
         for key in ("2", "j", "3", "j", "1", "slash", "escape", "question_mark", "escape"):
             await pilot.press(key)
             await pilot.pause(0.05)
+        reasons = {}
+        if actions is not None:
+            reasons = {
+                "namespaces": actions.namespaces.unavailable_reason(),
+                "cgroups": actions.cgroups.edit_unavailable(),
+            }
         return {
+            "reasons": reasons,
             "snapshot": app.snapshot is not None,
             "processes": len(app.snapshot.processes) if app.snapshot else 0,
             "refreshes": app.refreshes,
@@ -287,3 +294,6 @@ def test_tui_as_nobody_starts_and_says_what_it_cannot_read(
     state = json.loads(result.stdout.strip().splitlines()[-1])
     assert state["snapshot"] and state["processes"] > 0 and state["refreshes"] >= 1, state
     assert state["banner_shown"] and "not running as root" in state["banner"], state
+    # what the panes show before any action is tried
+    for part, reason in state["reasons"].items():
+        assert reason and "root" in reason, f"{part}: no reason given as nobody ({reason!r})"
