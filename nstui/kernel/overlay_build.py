@@ -207,12 +207,44 @@ class Unsupported(Exception):
     """The kernel lacks fsopen or lowerdir+: use mount(2)."""
 
 
+_PLUS_SUPPORTED: bool | None = None
+
+
+def lowerdir_plus_supported() -> bool:
+    """Whether this kernel's overlay takes ``lowerdir+`` (6.8+). Probed once: before 6.5
+    overlay has no fs_context parser of its own and the kernel's legacy one accepts any key
+    (appending it to the mount(2) string, so ``lowerdir+`` fails only at create, as EINVAL);
+    a parser of its own refuses an unknown key at once."""
+    global _PLUS_SUPPORTED
+    if _PLUS_SUPPORTED is None:
+        try:
+            fd = syscalls.fsopen("overlay")
+        except OSError:
+            _PLUS_SUPPORTED = False
+            return False
+        try:
+            try:
+                syscalls.fsconfig(fd, syscalls.FSCONFIG_SET_FLAG, "nstui-probe-unknown-key")
+                _PLUS_SUPPORTED = False  # accepted: the legacy parser
+            except OSError:
+                try:
+                    syscalls.fsconfig(fd, syscalls.FSCONFIG_SET_STRING, "lowerdir+", "/")
+                    _PLUS_SUPPORTED = True
+                except OSError:
+                    _PLUS_SUPPORTED = False  # 6.5-6.7: own parser without lowerdir+
+        finally:
+            os.close(fd)
+    return _PLUS_SUPPORTED
+
+
 def create_detached(
     spec: OverlaySpec, flags: tuple[tuple[str, str | None], ...], plus: bool = True
 ) -> int:
     """Create the overlay with the new mount API and return a detached mount fd (closing it
     without attaching frees the mount). ``plus``: one ``lowerdir+`` per layer (6.8+), else
     one escaped ``lowerdir`` string (5.2+). Raises Unsupported or OverlayError."""
+    if plus and not lowerdir_plus_supported():
+        raise Unsupported
     try:
         fs_fd = syscalls.fsopen("overlay")
     except OSError as exc:

@@ -19,6 +19,7 @@ from nstui.kernel.overlay_build import (
     OverlayError,
     OverlaySpec,
     legacy_mount_data,
+    lowerdir_plus_supported,
     mount_overlay,
     parse_options,
     umount_overlay,
@@ -52,9 +53,13 @@ def test_three_tricky_lowers(tmp_path: Path, tmp_mount: MountTracker, prefer: st
     (lowers[2] / "mid").write_text("hidden by lower,two\n")
     (lowers[2] / "bottom").write_text("from lower:three\n")
     target = tmp_mount.dir("merged")
-    result = mount_overlay(
-        OverlaySpec(lowers=tuple(str(p) for p in lowers), target=str(target)), prefer=prefer
-    )
+    spec = OverlaySpec(lowers=tuple(str(p) for p in lowers), target=str(target))
+    if prefer == "new" and not lowerdir_plus_supported():  # kernels before 6.8
+        with pytest.raises(OverlayError, match="lacks the new mount API's lowerdir"):
+            mount_overlay(spec, prefer=prefer)
+        assert not _mounted(target)
+        return
+    result = mount_overlay(spec, prefer=prefer)
     assert result.method == ("fsopen (lowerdir+)" if prefer == "new" else "mount(2)")
     mount = mount_at(read_mountinfo(), str(target))
     assert mount is not None
@@ -110,6 +115,11 @@ def test_long_stack_needs_lowerdir_plus(tmp_path: Path, tmp_mount: MountTracker)
     with pytest.raises(OverlayError, match="4096"):
         legacy_mount_data(spec, ())
     assert len(",".join(str(p) for p in lowers)) > MOUNT_DATA_MAX
+    if not lowerdir_plus_supported():  # kernels before 6.8: refused, never cut silently
+        with pytest.raises(OverlayError, match="4096"):
+            mount_overlay(spec)
+        assert not _mounted(target)
+        return
     result = mount_overlay(spec)
     assert result.method == "fsopen (lowerdir+)"
     mount = mount_at(read_mountinfo(), str(target))
