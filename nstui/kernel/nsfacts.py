@@ -8,11 +8,13 @@ that apply to one namespace type.
 from __future__ import annotations
 
 import ipaddress
+import os
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from nstui.kernel.namespaces import IdMapRange, NetInterface, NsFacts
+from nstui.kernel.netlink_addrs import own_addresses
 from nstui.kernel.nstypes import NsType
 
 PROC = "/proc"
@@ -99,6 +101,7 @@ def parse_time_offsets(text: str) -> dict[str, tuple[int, int]]:
 # address on the loopback device has its subnet route in the local table as a "LOCAL" entry
 # shorter than /32 instead. What cannot be tied to exactly one interface stays unplaced.
 # IPv6 is exact: net/if_inet6 lists address, prefix length and interface name.
+# nstui's own namespace (usually the host's) is asked over rtnetlink instead: exact.
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,9 +265,28 @@ def read_net_interfaces(pid: int, proc: str = PROC) -> tuple[NetInterface, ...]:
     return () if text is None else parse_net_dev(text)
 
 
+def _in_own_netns(pid: int, proc: str) -> bool:
+    try:
+        theirs = os.stat(f"{proc}/{pid}/ns/net")
+        ours = os.stat(f"{proc}/self/ns/net")
+    except OSError:
+        return False
+    return (theirs.st_dev, theirs.st_ino) == (ours.st_dev, ours.st_ino)
+
+
 def read_net_facts(pid: int, proc: str = PROC) -> NsFacts:
-    """PID's network namespace: interfaces with counters and addresses (see above)."""
+    """PID's network namespace: interfaces with counters and addresses (see above; exact,
+    from rtnetlink, when it is nstui's own namespace)."""
     interfaces = read_net_interfaces(pid, proc)
+    exact = own_addresses() if _in_own_netns(pid, proc) else None
+    if exact is not None:
+        filled = tuple(
+            replace(i, addresses=tuple(exact.pop(i.name))) if i.name in exact else i
+            for i in interfaces
+        )
+        # interfaces that appeared since net/dev was read
+        rest = tuple(cidr for found in exact.values() for cidr in found)
+        return NsFacts(interfaces=filled, unplaced_addresses=rest)
     texts = [
         _read_text(f"{proc}/{pid}/net/{name}", ROUTE_TEXT_CAP) or ""
         for name in ("fib_trie", "route", "if_inet6")
