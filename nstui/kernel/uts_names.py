@@ -1,4 +1,5 @@
-"""Hostnames of uts namespaces, read from inside them by one helper process.
+"""Facts only readable from inside a namespace (uts hostnames; exact net addresses where
+/proc is ambiguous), read by one helper process.
 
 The kernel shows a uts namespace's hostname only to uname inside it. The caller (the threaded
 TUI or the CLI) never calls setns, so ``read_hostnames`` starts ``uts_helper_main`` once with
@@ -66,23 +67,73 @@ def read_hostnames(
     """
     if not pids or not can_enter(proc):
         return {}
+    return parse_answer(_ask(_request_lines("", pids, expected), proc, timeout))
+
+
+def read_net_addresses(
+    pids: Sequence[int],
+    *,
+    expected: Mapping[int, tuple[int, int]] | None = None,
+    proc: str = "/proc",
+    timeout: float = TIMEOUT,
+) -> dict[int, dict[str, list[str]]]:
+    """{pid: {interface: [cidr...]}} of the pids' network namespaces, read exactly from inside
+    (rtnetlink, as ``ip address``) by the same helper; for namespaces whose addresses /proc
+    cannot tie to interfaces. Same rules as ``read_hostnames``: what cannot be read is absent.
+    """
+    if not pids or not can_enter(proc):
+        return {}
+    return parse_net_answer(_ask(_request_lines("net ", pids, expected), proc, timeout))
+
+
+def _request_lines(
+    prefix: str, pids: Sequence[int], expected: Mapping[int, tuple[int, int]] | None
+) -> bytes:
     expected = expected or {}
     lines = []
     for pid in dict.fromkeys(pids):
         dev, ino = expected.get(pid, (0, 0))
-        lines.append(f"{int(pid)} {int(dev)} {int(ino)}\n")
+        lines.append(f"{prefix}{int(pid)} {int(dev)} {int(ino)}\n")
+    return "".join(lines).encode()
+
+
+def _ask(request: bytes, proc: str, timeout: float) -> bytes:
     try:
         done = subprocess.run(
             helper_command(proc),
-            input="".join(lines).encode(),
+            input=request,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             timeout=timeout,
             check=False,
         )
     except (OSError, subprocess.SubprocessError):
-        return {}  # cannot start (ENOMEM, EAGAIN), or killed after the timeout
-    return parse_answer(done.stdout)
+        return b""  # cannot start (ENOMEM, EAGAIN), or killed after the timeout
+    return done.stdout
+
+
+def parse_net_answer(data: bytes) -> dict[int, dict[str, list[str]]]:
+    """The helper's ``PID net IFHEX CIDR`` lines; a pid counts once ``PID net-done`` came."""
+    found: dict[int, dict[str, list[str]]] = {}
+    done: set[int] = set()
+    for line in data.split(b"\n"):
+        parts = line.split()
+        if len(parts) < 2 or not parts[0].isdigit():
+            continue
+        pid = int(parts[0])
+        if parts[1:] == [b"net-done"]:
+            done.add(pid)
+            found.setdefault(pid, {})
+            continue
+        if len(parts) != 4 or parts[1] != b"net":
+            continue
+        try:
+            name = os.fsdecode(bytes.fromhex(parts[2].decode("ascii")))
+            cidr = parts[3].decode("ascii")
+        except (ValueError, UnicodeDecodeError):
+            continue
+        found.setdefault(pid, {}).setdefault(name, []).append(cidr)
+    return {pid: found[pid] for pid in done}
 
 
 def can_enter(proc: str = "/proc") -> bool:
@@ -111,3 +162,12 @@ def own_uts(proc: str = "/proc") -> tuple[int, int] | None:
 def own_hostname() -> str:
     """The hostname of this process's uts namespace (no helper needed)."""
     return socket.gethostname()
+
+
+def own_netns(proc: str = "/proc") -> tuple[int, int] | None:
+    """(dev, inode) of this process's network namespace, None when unreadable."""
+    try:
+        st = os.stat(f"{proc}/self/ns/net")
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino

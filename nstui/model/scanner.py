@@ -48,6 +48,7 @@ from nstui.kernel.namespaces import Namespace, build_namespaces
 from nstui.kernel.nstypes import NsId, NsType
 from nstui.kernel.procfs import Interner, Process, ScanCache, boot_time, read_ns, scan_processes
 from nstui.model.hostnames import HostnameCache
+from nstui.model.net_addresses import NetAddressCache
 from nstui.model.snapshot import HostInfo, Snapshot
 
 #: A refresh reads 1/RECHECK_EVERY of the processes in full again,
@@ -87,6 +88,7 @@ class LiveSource:
         self._host_static: dict[str, Any] | None = None
         self._force_full = False
         self._hostnames = HostnameCache(proc)  # uts hostnames: a helper only for new ones
+        self._addresses = NetAddressCache(proc)  # exact where /proc is ambiguous
 
     @property
     def _interner(self) -> Interner:
@@ -172,6 +174,7 @@ class LiveSource:
         else:
             namespaces = self._refresh_namespaces(processes, previous)
         namespaces = self._hostnames.apply(namespaces, full=previous is None)
+        namespaces = self._addresses.apply(namespaces, full=previous is None)
 
         limitations.extend(_limitations(host, processes))
         snapshot = Snapshot(
