@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -43,3 +44,26 @@ def test_without_cap_sys_admin_no_helper_and_no_error() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["False", "{}"]
+
+
+def test_helper_stays_light_for_hostnames() -> None:
+    """The hostname helper pays only a bare interpreter start: no socket, enum or typing."""
+    from nstui.kernel.uts_names import _CFFI_DIR, _PKG_DIR
+
+    code = (
+        "import sys;sys.path[:0]=sys.argv[1:3];"
+        "from nstui.kernel.uts_helper_main import main;main(['/proc']);"
+        "print(' '.join(sorted(sys.modules)))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", code, _PKG_DIR, _CFFI_DIR],
+        input=f"{os.getpid()} 0 0\n".encode(),
+        capture_output=True,
+        timeout=60,
+        check=True,
+    )
+    *answer, modules = done.stdout.decode().splitlines()
+    assert answer == [f"{os.getpid()} {os.fsencode(os.uname().nodename).hex()}"]
+    loaded = set(modules.split())
+    assert {"nstui.kernel.uts_helper_main", "nstui.kernel._ffi"} <= loaded
+    assert not loaded & {"socket", "enum", "typing", "ipaddress", "subprocess", "dataclasses"}
