@@ -120,6 +120,8 @@ class NstuiApp(App[int]):
     """Browse processes, namespaces, cgroups and mounts of one host, refreshed live."""
 
     TITLE = "nstui"
+    #: focused when the screen starts (each focus change recomposes the footer)
+    AUTO_FOCUS = "#processes-view"
     CSS_PATH = _css_path()
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -247,7 +249,6 @@ class NstuiApp(App[int]):
         self._main.query_one("#views").loading = True
         self._main.query_one("#banner").display = False
         self._main.query_one("#filter").display = False
-        self.processes_view.focus()
         self._tick()
 
     def _remember_theme(self, theme: Theme) -> None:
@@ -454,7 +455,8 @@ class NstuiApp(App[int]):
         self._main.query_one("#side").display = self.show_detail and name != "mounts"
         table = self.active_table
         if table is not None:
-            table.focus()
+            if not table.has_focus:
+                table.focus()
         else:
             self._update_mounts()
             for widget in self._main.query("#mounts-view"):
@@ -462,7 +464,6 @@ class NstuiApp(App[int]):
                     widget.focus()
         self._update_detail()
         self._update_status()
-        self.refresh_bindings()
 
     def _update_detail(self) -> None:
         snapshot = self.snapshot
