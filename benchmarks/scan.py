@@ -10,6 +10,7 @@ Starts N holder processes (`sleep`) spread over 200 namespace sets (each made by
   fds: what finds namespaces no process is in), which the TUI runs on full takes only,
 - an incremental refresh (``take()`` again on the same source),
 - ``ps -eo pid,cgroup,ipcns,mntns,netns,pidns,userns,utsns`` and ``lsns``,
+- the process scan alone (``procfs.scan_processes()``: the files ps reads, plus cmdline),
 
 and the Python memory the snapshot holds (tracemalloc). Everything it made (processes, by pid;
 cgroups, by path) is removed at the end, also on Ctrl-C, SIGTERM or an exception.
@@ -197,6 +198,7 @@ def measure(total: int, runs: int, sets: int, ncgroups: int) -> None:
         for i in range(runs):
             t.time("full", lambda: LiveSource(holders=False).take())
             t.time("ps", lambda: _run(PS_ARGS))
+            t.time("scan", procfs.scan_processes)
             t.time("refresh", source.take)
             t.time("holders", lambda: LiveSource().take())
             t.time("refresh", source.take)
@@ -206,6 +208,7 @@ def measure(total: int, runs: int, sets: int, ncgroups: int) -> None:
     (full, full_cpu), (with_holders, holders_cpu) = t.median("full"), t.median("holders")
     (refresh, refresh_cpu), (ps, ps_cpu) = t.median("refresh"), t.median("ps")
     lsns, lsns_cpu = t.median("lsns")
+    scan, scan_cpu = t.median("scan")
     print(
         f"N={total}: {seen} processes seen, {sets} namespace sets, {ncgroups} cgroups "
         f"(setup {setup:.1f} s, medians of {runs} runs; load average {os.getloadavg()[0]:.1f})"
@@ -223,6 +226,11 @@ def measure(total: int, runs: int, sets: int, ncgroups: int) -> None:
     print(
         f"  ps -eo ...        {ps:7.3f} s  {ps_cpu:7.3f} s"
         f"   full/ps      = {full / ps:.2f} wall, {full_cpu / ps_cpu:.2f} CPU"
+    )
+    print(
+        f"  process scan only {scan:7.3f} s  {scan_cpu:7.3f} s"
+        f"   scan/ps      = {scan / ps:.2f} wall, {scan_cpu / ps_cpu:.2f} CPU"
+        "   (what ps reads, plus cmdline)"
     )
     print(
         f"  lsns              {lsns:7.3f} s  {lsns_cpu:7.3f} s"
