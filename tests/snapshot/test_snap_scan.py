@@ -282,3 +282,20 @@ def test_invalidate_makes_the_next_take_full(spawn, test_cgroup_parent) -> None:
     assert snap.processes[child.pid].cgroups[hid] == cgroup_path(parent)
     assert snap.processes[os.getpid()].cpu_percent is not None  # still measured across it
     source.close()
+
+
+def test_refresh_drops_exited_process_and_its_kept_fd(spawn) -> None:  # type: ignore[no-untyped-def]
+    child = spawn(["sleep", "1000"])
+    source = LiveSource(holders=False)
+    wait_for(lambda: child.pid in source.take().processes)
+    source.take()  # the fast path keeps an fd on /proc/PID/stat now
+    cache = source._cache
+    assert child.pid in cache.fds
+    fd = cache.fds[child.pid]
+    assert fd >= cache.FD_BASE
+    child.kill()
+    child.wait()
+    assert child.pid not in source.take().processes
+    assert child.pid not in cache.fds
+    source.close()
+    assert not cache.fds
