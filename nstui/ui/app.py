@@ -11,13 +11,14 @@ from __future__ import annotations
 import importlib
 import time
 from collections.abc import Callable, Iterable, Mapping
+from contextlib import suppress
 from dataclasses import dataclass
 from functools import partial
 from importlib.resources import files
 from pathlib import Path
 from typing import Any, ClassVar
 
-from textual import work
+from textual import events, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -54,6 +55,8 @@ VIEWS: tuple[tuple[str, str], ...] = (
 )
 
 NOT_AVAILABLE = "not available in this build"
+#: below this many columns the detail pane gives its room to the tables (d shows it)
+NARROW = 100
 
 
 def _css_path() -> Path:
@@ -451,8 +454,7 @@ class NstuiApp(App[int]):
             message.table.action_toggle_row()
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
-        name = event.pane.id or ""
-        self._main.query_one("#side").display = self.show_detail and name != "mounts"
+        self._place_detail()
         table = self.active_table
         if table is not None:
             if not table.has_focus:
@@ -602,10 +604,24 @@ class NstuiApp(App[int]):
         self._update_status()
 
     def action_toggle_detail(self) -> None:
+        if self.size.width < NARROW and not self._main.query_one("#side").display:
+            self.show_detail = True  # narrow: d shows it anyway
+            self._main.query_one("#side").display = True
+            return
         self.show_detail = not self.show_detail
+        self._place_detail()
+
+    def _place_detail(self, width: int | None = None) -> None:
+        """The detail pane shows unless hidden with d, on the mounts view (it has its own), or
+        on terminals too narrow for it beside the tables."""
+        wide = (self.size.width if width is None else width) >= NARROW
         self._main.query_one("#side").display = (
-            self.show_detail and self.active_view_name != "mounts"
+            self.show_detail and wide and self.active_view_name != "mounts"
         )
+
+    def on_resize(self, event: events.Resize) -> None:
+        with suppress(NoMatches):  # not composed yet
+            self._place_detail(event.size.width)
 
     def action_help(self) -> None:
         cls = _load_class("nstui.ui.screens.help", "HelpScreen")

@@ -139,3 +139,21 @@ async def test_namespaces_expand_to_members_show_held_ones_and_nest() -> None:
         assert view.nesting
         assert len(view.rowset.rows) == count
         assert view.cursor_key == container_pid_ns
+
+
+@sync
+async def test_detail_pane_toggles_and_gives_way_on_narrow_terminals() -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        side = app.query_one("#side")
+        assert side.display
+        await pilot.press("d")
+        assert not side.display
+        await pilot.press("d")
+        assert side.display
+        await pilot.resize_terminal(80, 30)
+        await pilot.pause()
+        assert not side.display
+        await pilot.press("d")  # asked for explicitly: shown even when narrow
+        assert side.display
