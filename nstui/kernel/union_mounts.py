@@ -134,7 +134,12 @@ def group_by_mount_ns(
 
 def _read_namespace(ns: NsId, pids: list[int], own: NsId | None, proc: str) -> MountNamespace:
     error: str | None = None
-    for pid in pids:
+    # mountinfo paths are relative to the reader's root: in our own namespace read our own
+    # view (pid 1 may sit outside our chroot, as in an initramfs that chroots)
+    order = pids
+    if ns == own and os.getpid() in pids:
+        order = [os.getpid(), *(p for p in pids if p != os.getpid())]
+    for pid in order:
         try:
             mounts = read_mountinfo(pid, proc)
         except FileNotFoundError:
