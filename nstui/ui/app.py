@@ -337,6 +337,7 @@ class NstuiApp(App[int]):
             return  # the app is shutting down
         started = time.perf_counter()
         self._apply(message)
+        self._error_shown = False  # a later failure is news again
         done = time.perf_counter()
         self.last_apply_seconds = done - started
         self.last_scan_seconds = message.scan_seconds
@@ -381,7 +382,9 @@ class NstuiApp(App[int]):
         if pid is not None and pid in snapshot.processes:
             self._select_after_refresh = None
             self.action_show_view("processes")
-            self.processes_view.select_key(pid)
+            if not self.processes_view.select_key(pid):
+                self._clear_filter()  # the filter hid the new process: show it anyway
+                self.processes_view.select_key(pid)
 
     def _update_mounts(self) -> None:
         if self.snapshot is None or self.active_view_name != "mounts":
@@ -569,6 +572,12 @@ class NstuiApp(App[int]):
         table = self.active_table
         if table is not None:
             table.focus()
+
+    def _clear_filter(self) -> None:
+        bar = self._main.query_one("#filter", FilterBar)
+        bar.value = ""
+        bar.display = False
+        self.set_filter("")
 
     def set_filter(self, text: str) -> None:
         for table in self._main.query(RowTable):

@@ -227,13 +227,12 @@ class RowTable(ScrollView, can_focus=True):
             self.state = _replace(self.state, toggled=frozenset(toggled))
 
     def select_key(self, key: Key, *, reveal: bool = True) -> bool:
-        """Put the cursor on ``key``; False when there is no such row."""
+        """Put the cursor on ``key`` (opening its ancestors); False when there is no such row
+        or the filter hides it."""
         if key not in self.rowset.rows:
             return False
         if reveal and key not in self._index:
             self._reveal(key)
-            if self.state.filter_text and key not in self._index:
-                self.state = _replace(self.state, filter_text="")
             self._relayout(self.cursor_index)
         if key not in self._index:
             return False
