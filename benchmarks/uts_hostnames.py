@@ -1,4 +1,4 @@
-"""Cost of reading uts namespaces' hostnames (nstui.kernel.uts_names), side by side with
+"""Cost of reading uts namespaces' hostnames (nstui.kernel.ns_inside), side by side with
 util-linux nsenter.
 
 Starts N processes (default 50), each in its own uts namespace made by util-linux
@@ -28,8 +28,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from nstui.kernel.ns_inside import read_hostnames
 from nstui.kernel.nstypes import NsType
-from nstui.kernel.uts_names import read_hostnames
 from nstui.model.hostnames import HostnameCache
 from nstui.model.scanner import LiveSource
 

@@ -84,7 +84,7 @@ class NsFacts:
     #: the same subnet on two interfaces); CIDR text, or the bare address when the prefix is
     #: unknown too
     unplaced_addresses: tuple[str, ...] = ()
-    hostname: str | None = None  # uts: read from inside (nstui.kernel.uts_names), None unread
+    hostname: str | None = None  # uts: read from inside (nstui.kernel.ns_inside), None unread
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,7 @@
 """Hostnames of a snapshot's uts namespaces, read once per namespace.
 
 Reading a hostname means entering the namespace (in a helper process, see
-nstui.kernel.uts_names), so ``HostnameCache`` asks only about uts namespaces it has not seen
+nstui.kernel.ns_inside), so ``HostnameCache`` asks only about uts namespaces it has not seen
 before, all at once: a refresh of an unchanged host starts no process. A namespace is known by
 its NsId plus its kernel id (NS_GET_ID, where the kernel has it): inodes are reused, kernel
 ids are not. A full take forgets everything and reads again, which is when a hostname changed
@@ -15,8 +15,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from nstui.kernel.namespaces import Namespace
+from nstui.kernel.ns_inside import own_hostname, own_uts, read_hostnames
 from nstui.kernel.nstypes import NsId, NsType
-from nstui.kernel.uts_names import own_hostname, own_uts, read_hostnames
 
 #: Members of one namespace tried (a pid may vanish between the scan and the helper).
 TRIES = 3

@@ -2,7 +2,7 @@
 
 /proc shows every namespace's local IPv4 addresses but cannot always say on which interface
 (a /32, noprefixroute, one subnet on two interfaces: nsfacts leaves those "unplaced"). For
-those namespaces only, ``NetAddressCache`` asks the helper (nstui.kernel.uts_names), which joins
+those namespaces only, ``NetAddressCache`` asks the helper (nstui.kernel.ns_inside), which joins
 the namespace and asks rtnetlink, as ``ip address`` does. The answer is kept per namespace
 (NsId plus kernel id) together with what /proc showed at the time: while /proc keeps showing
 the same addresses, later descriptions (fresh counters) get the exact placement again without
@@ -15,8 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from nstui.kernel.namespaces import Namespace, NsFacts
+from nstui.kernel.ns_inside import own_netns, read_net_addresses
 from nstui.kernel.nstypes import NsId, NsType
-from nstui.kernel.uts_names import own_netns, read_net_addresses
 
 #: Members of one namespace tried (a pid may vanish between the scan and the helper).
 TRIES = 3

@@ -11,8 +11,8 @@ import pytest
 from reliability.kobjects import Spawner
 
 from nstui.kernel.namespaces import Namespace, NetInterface, NsFacts
+from nstui.kernel.ns_inside import parse_net_answer
 from nstui.kernel.nstypes import NsId, NsType
-from nstui.kernel.uts_names import parse_net_answer
 from nstui.model.net_addresses import NetAddressCache, exact_facts
 from nstui.model.scanner import LiveSource
 

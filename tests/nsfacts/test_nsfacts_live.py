@@ -15,8 +15,8 @@ import pytest
 from reliability.kobjects import Spawner
 
 from nstui.kernel.namespaces import Namespace
+from nstui.kernel.ns_inside import read_hostnames
 from nstui.kernel.nstypes import NsId, NsType
-from nstui.kernel.uts_names import read_hostnames
 from nstui.model.hostnames import HostnameCache
 from nstui.model.scanner import LiveSource
 

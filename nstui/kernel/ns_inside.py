@@ -2,7 +2,7 @@
 /proc is ambiguous), read by one helper process.
 
 The kernel shows a uts namespace's hostname only to uname inside it. The caller (the threaded
-TUI or the CLI) never calls setns, so ``read_hostnames`` starts ``uts_helper_main`` once with
+TUI or the CLI) never calls setns, so ``read_hostnames`` starts ``ns_inside_main`` once with
 subprocess for all the namespaces asked about; the helper joins each in turn and reports the
 names. Cost: one bare interpreter start (~10-20 ms) plus a few microseconds per namespace
 (see the figures in the report / benchmarks). Callers should cache: a namespace's hostname
@@ -24,7 +24,7 @@ import nstui
 
 _BOOT = (
     "import sys;sys.path[:0]=sys.argv[1:3];del sys.argv[1:3];"
-    "from nstui.kernel.uts_helper_main import main;sys.exit(main())"
+    "from nstui.kernel.ns_inside_main import main;sys.exit(main())"
 )
 _PKG_DIR = str(Path(nstui.__file__).resolve().parent.parent)
 _CFFI_DIR = str(Path(_cffi_backend.__file__).resolve().parent)

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nstui.kernel.uts_names import parse_answer
+from nstui.kernel.ns_inside import parse_answer
 
 
 def test_parse_answer() -> None:
@@ -32,7 +32,7 @@ def test_without_cap_sys_admin_no_helper_and_no_error() -> None:
     if setpriv is None:
         pytest.fail("util-linux setpriv is missing")
     code = (
-        "from nstui.kernel.uts_names import can_enter, read_hostnames;"
+        "from nstui.kernel.ns_inside import can_enter, read_hostnames;"
         "print(can_enter(), read_hostnames([1, 2]))"
     )
     done = subprocess.run(
@@ -48,11 +48,11 @@ def test_without_cap_sys_admin_no_helper_and_no_error() -> None:
 
 def test_helper_stays_light_for_hostnames() -> None:
     """The hostname helper pays only a bare interpreter start: no socket, enum or typing."""
-    from nstui.kernel.uts_names import _CFFI_DIR, _PKG_DIR
+    from nstui.kernel.ns_inside import _CFFI_DIR, _PKG_DIR
 
     code = (
         "import sys;sys.path[:0]=sys.argv[1:3];"
-        "from nstui.kernel.uts_helper_main import main;main(['/proc']);"
+        "from nstui.kernel.ns_inside_main import main;main(['/proc']);"
         "print(' '.join(sorted(sys.modules)))"
     )
     done = subprocess.run(
@@ -65,5 +65,5 @@ def test_helper_stays_light_for_hostnames() -> None:
     *answer, modules = done.stdout.decode().splitlines()
     assert answer == [f"{os.getpid()} {os.fsencode(os.uname().nodename).hex()}"]
     loaded = set(modules.split())
-    assert {"nstui.kernel.uts_helper_main", "nstui.kernel._ffi"} <= loaded
+    assert {"nstui.kernel.ns_inside_main", "nstui.kernel._ffi"} <= loaded
     assert not loaded & {"socket", "enum", "typing", "ipaddress", "subprocess", "dataclasses"}

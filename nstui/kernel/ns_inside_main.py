@@ -1,9 +1,9 @@
-"""The hostname helper program: reads the hostname of many uts namespaces in one short-lived,
-single-threaded process.
+"""The helper program of nstui.kernel.ns_inside: reads what only shows from inside a namespace
+(uts hostnames, net addresses) for many namespaces in one short-lived, single-threaded process.
 
 A uts namespace's hostname can only be read from inside it (uname in that namespace), and the
 TUI is threaded and never calls setns itself (see nstui.kernel.nshelper_main). So
-``nstui.kernel.uts_names`` starts this program once for all the namespaces it wants, as
+``nstui.kernel.ns_inside`` starts this program once for all the namespaces it wants, as
 ``python -I -S -c BOOT PKG_DIR CFFI_DIR PROC``, and the program joins one namespace after the
 other with setns(CLONE_NEWUTS) and calls uname. No fork is needed: this process is
 single-threaded and throwaway, and joining a uts namespace changes nothing but what uname
