@@ -45,12 +45,18 @@ class _Texts:
     flags: str
     differ: int
     label: str
+    container: bool
     search: str
     kernel_thread: bool
 
 
-_STYLES_DIFFER = ("", "", "", "", "bold yellow", "cyan", "")
-_STYLES_HOST = ("", "", "", "", "dim", "cyan", "")
+#: cell styles by (namespaces differ from the host's, the label is a container's)
+_STYLES: dict[tuple[bool, bool], tuple[str, ...]] = {
+    (differ, container): ("", "", "", "", "bold yellow" if differ else "dim",
+                          "cyan" if container else "dim", "")
+    for differ in (False, True)
+    for container in (False, True)
+}  # fmt: skip
 
 
 class ProcessRowBuilder:
@@ -110,7 +116,8 @@ class ProcessRowBuilder:
                     ),
                     search=t.search,
                     style="dim" if t.kernel_thread else "",
-                    cell_styles=_STYLES_DIFFER if t.differ else _STYLES_HOST,
+                    # systemd units are shown too, dimmed: only containers stand out
+                    cell_styles=_STYLES[(t.differ > 0, t.container)],
                     expanded=pid != KTHREADD,
                 )
             )
@@ -147,6 +154,7 @@ def _texts_of(snapshot: Snapshot, proc: Process) -> _Texts:
         flags=flags,
         differ=differ,
         label=label_text,
+        container=label is not None and label.is_container,
         search=search,
         kernel_thread=proc.is_kernel_thread,
     )
