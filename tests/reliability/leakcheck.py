@@ -65,9 +65,9 @@ def remove_leaks(
             kobjects.unmount_all(path)
             with contextlib.suppress(OSError):
                 os.unlink(path)
-    for path in sorted(after.cgroups - before.cgroups, key=len):
-        if f"cgroup {path}" in counted:
-            left += kobjects.remove_cgroup_tree(Path(path))
+    for top, below in leaks.collapse_tree(after.cgroups - before.cgroups):
+        if leaks.describe_cgroup(top, below) in counted:
+            left += kobjects.remove_cgroup_tree(Path(top))
     return left
 
 

@@ -379,8 +379,8 @@ def compare(before: Inventory, after: Inventory, markers: Markers) -> LeakReport
             f"{copies} new mounts seen only in other processes' mount namespaces (copies made "
             "when they unshared; not the session's)"
         )
-    for path in sorted(after.cgroups - before.cgroups):
-        buckets[_classify(path, markers, others_running)].append(f"cgroup {path}")
+    for top, below in collapse_tree(after.cgroups - before.cgroups):
+        buckets[_classify(top, markers, others_running)].append(describe_cgroup(top, below))
     for path in sorted(after.netns - before.netns):
         buckets[_classify(path, markers, others_running)].append(f"netns entry {path}")
     zombies: list[str] = []
@@ -398,6 +398,23 @@ def compare(before: Inventory, after: Inventory, markers: Markers) -> LeakReport
         notes=tuple(buckets["note"]),
         zombies=tuple(zombies),
     )
+
+
+def collapse_tree(paths: Iterable[str]) -> list[tuple[str, int]]:
+    """(top-most path, how many of the others are below it), in path order: a new parent
+    with 100 new children is one line."""
+    ordered = sorted(paths)
+    out: list[tuple[str, int]] = []
+    for path in ordered:
+        if out and path.startswith(out[-1][0] + "/"):
+            out[-1] = (out[-1][0], out[-1][1] + 1)
+        else:
+            out.append((path, 0))
+    return out
+
+
+def describe_cgroup(top: str, below: int) -> str:
+    return f"cgroup {top}" + (f" (and {below} cgroups below it)" if below else "")
 
 
 def settle(

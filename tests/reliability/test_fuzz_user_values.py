@@ -207,7 +207,7 @@ def test_overlay_layer_paths_survive_escaping(paths: list[str]) -> None:
 @example(typed="sh -c 'echo \x00'")  # found by this test: NUL inside an argument
 def test_command_lines_split_like_a_shell(typed: str) -> None:
     """The run/enter panes split a typed command line into argv (never a shell string)."""
-    from nstui.ui.screens.run_ns import split_command
+    from nstui.ui.screens.ns_form import split_command
 
     got = attempt("command line", lambda: split_command(typed))
     if got.refused:
