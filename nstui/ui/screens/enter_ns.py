@@ -16,15 +16,13 @@ from textual import on, work
 from textual.app import ComposeResult, SuspendNotSupported
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Footer, Input, Static
 
 from nstui.kernel.nstypes import NS_TYPES, NsType
 from nstui.model.actions import Actions
-from nstui.model.ns_actions import EnterOptions, NsHelperError, wait_in_foreground
+from nstui.model.ns_actions import EnterOptions, LaunchHandle
 from nstui.model.snapshot import Snapshot
-from nstui.ui.screens.ns_form import nsactions_css, pause_for_enter
-from nstui.ui.screens.run_ns import split_command
+from nstui.ui.screens.ns_form import NsDialog, argv_preview, run_attached, split_command
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,8 +33,7 @@ class EnterRequest:
     changes_nothing: bool
 
 
-class EnterNamespacesScreen(ModalScreen[None]):
-    CSS_PATH = nsactions_css()
+class EnterNamespacesScreen(NsDialog[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel"),
         Binding("ctrl+r", "run", "Enter"),
@@ -44,7 +41,7 @@ class EnterNamespacesScreen(ModalScreen[None]):
     ]
 
     def __init__(self, actions: Actions, snapshot: Snapshot, target_pid: int) -> None:
-        super().__init__(classes="ns-dialog")
+        super().__init__()
         self.actions = actions
         self.snapshot = snapshot
         self.target_pid = target_pid
@@ -133,21 +130,11 @@ class EnterNamespacesScreen(ModalScreen[None]):
     @on(Input.Changed, "#command")
     def _command_changed(self, event: Input.Changed) -> None:
         self._confirm_pending = False
-        try:
-            argv = split_command(event.value)
-        except ValueError as exc:
-            self.query_one("#argv", Static).update(f"cannot split: {exc}")
-            return
-        self.query_one("#argv", Static).update(f"argv: {argv!r}" if argv else "argv: (empty)")
+        self.query_one("#argv", Static).update(argv_preview(event.value))
 
     @on(Checkbox.Changed)
     def _option_changed(self) -> None:
         self._confirm_pending = False
-
-    def _say(self, text: str, kind: str = "error") -> None:
-        message = self.query_one("#message", Static)
-        message.set_classes(kind)
-        message.update(text)
 
     # ----- the request ----------------------------------------------------------------------
 
@@ -172,17 +159,10 @@ class EnterNamespacesScreen(ModalScreen[None]):
 
     # ----- actions --------------------------------------------------------------------------
 
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
     def action_select_differing(self) -> None:
         for ns_type in NS_TYPES:
             box = self.query_one(f"#ns-{ns_type.value}", Checkbox)
             box.value = self.differences.get(ns_type) is True
-
-    @on(Button.Pressed, "#cancel")
-    def _cancel_pressed(self) -> None:
-        self.dismiss(None)
 
     @on(Button.Pressed, "#run")
     @on(Input.Submitted, "#command")
@@ -210,29 +190,16 @@ class EnterNamespacesScreen(ModalScreen[None]):
         self._run_attached(request)
 
     def _run_attached(self, request: EnterRequest) -> None:
-        # On the event loop on purpose: the TUI is suspended while the command owns the
-        # terminal and resumes when it exits.
-        error: str | None = None
-        status: int | None = None
-        pause = self.query_one("#pause", Checkbox).value
+        def start() -> LaunchHandle:
+            return self.actions.namespaces.enter(
+                self.target_pid, request.namespaces, request.argv, request.options
+            )
+
         try:
-            with self.app.suspend():
-                try:
-                    launch = self.actions.namespaces.enter(
-                        self.target_pid, request.namespaces, request.argv, request.options
-                    )
-                except NsHelperError as exc:
-                    error = str(exc)
-                else:
-                    status = wait_in_foreground(launch)
-                    if pause:
-                        pause_for_enter(status)
+            status, error = run_attached(self.app, start, self.query_one("#pause", Checkbox).value)
         except SuspendNotSupported:
             self._say("This terminal cannot be handed over here (no suspend support).")
             return
-        except OSError as exc:
-            error = f"cannot hand over the terminal: {exc}"
-        self.app.refresh()
         if error is not None:
             self._say(error)
             return

@@ -15,7 +15,6 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Label, RadioButton, RadioSet, Static
 
 from nstui.kernel.namespaces import HolderKind, Namespace, NsHolder
@@ -23,7 +22,7 @@ from nstui.kernel.nstypes import NsId, NsType
 from nstui.model.actions import Actions
 from nstui.model.ns_actions import NsHelperError
 from nstui.model.snapshot import Snapshot
-from nstui.ui.screens.ns_form import nsactions_css
+from nstui.ui.screens.ns_form import NsDialog
 
 MNT_HINT = (
     "A mount namespace can be kept only on a mount that does not propagate into it: the "
@@ -37,17 +36,16 @@ def _members(snapshot: Snapshot, ns: NsId) -> tuple[int, ...]:
     return namespace.pids if namespace is not None else ()
 
 
-class KeepNamespaceScreen(ModalScreen[str | None]):
+class KeepNamespaceScreen(NsDialog[str]):
     """Dismisses with the path the namespace is now kept at, else None."""
 
-    CSS_PATH = nsactions_css()
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel"),
         Binding("ctrl+r", "keep", "Keep"),
     ]
 
     def __init__(self, actions: Actions, snapshot: Snapshot, ns: NsId) -> None:
-        super().__init__(classes="ns-dialog")
+        super().__init__()
         self.actions = actions
         self.snapshot = snapshot
         self.ns = ns
@@ -87,18 +85,6 @@ class KeepNamespaceScreen(ModalScreen[str | None]):
                 "processes. (It is already held by a mount or fd, see the detail pane.)"
             )
             self.query_one("#keep", Button).disabled = True
-
-    def _say(self, text: str, kind: str = "error") -> None:
-        message = self.query_one("#message", Static)
-        message.set_classes(kind)
-        message.update(text)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-    @on(Button.Pressed, "#cancel")
-    def _cancel_pressed(self) -> None:
-        self.dismiss(None)
 
     @on(Button.Pressed, "#keep")
     @on(Input.Submitted, "#path")
@@ -145,17 +131,16 @@ def _bind_holders(namespace: Namespace | None) -> list[NsHolder]:
     return [h for h in namespace.holders if h.kind is HolderKind.BIND_MOUNT]
 
 
-class ReleaseNamespaceScreen(ModalScreen[str | None]):
+class ReleaseNamespaceScreen(NsDialog[str]):
     """Dismisses with the released path, else None."""
 
-    CSS_PATH = nsactions_css()
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel"),
         Binding("ctrl+r", "release", "Release"),
     ]
 
     def __init__(self, actions: Actions, snapshot: Snapshot, ns: NsId) -> None:
-        super().__init__(classes="ns-dialog")
+        super().__init__()
         self.actions = actions
         self.snapshot = snapshot
         self.ns = ns
@@ -203,23 +188,11 @@ class ReleaseNamespaceScreen(ModalScreen[str | None]):
             )
         self.query_one("#paths", RadioSet).focus()
 
-    def _say(self, text: str, kind: str = "error") -> None:
-        message = self.query_one("#message", Static)
-        message.set_classes(kind)
-        message.update(text)
-
     def selected_path(self) -> str | None:
         if not self.binds:
             return None
         index = self.query_one("#paths", RadioSet).pressed_index
         return self.binds[max(index, 0)].path
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-    @on(Button.Pressed, "#cancel")
-    def _cancel_pressed(self) -> None:
-        self.dismiss(None)
 
     @on(Button.Pressed, "#release")
     def _release_pressed(self) -> None:

@@ -8,7 +8,6 @@ screen dismisses with the new pid so the app selects it at the next refresh).
 
 from __future__ import annotations
 
-import shlex
 import shutil
 from dataclasses import dataclass
 from typing import ClassVar
@@ -17,7 +16,6 @@ from textual import on, work
 from textual.app import ComposeResult, SuspendNotSupported
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import (
     Button,
     Checkbox,
@@ -31,8 +29,14 @@ from textual.widgets import (
 
 from nstui.kernel.nstypes import NS_TYPES, NsType
 from nstui.model.actions import Actions
-from nstui.model.ns_actions import NsHelperError, UnshareOptions, wait_in_foreground
-from nstui.ui.screens.ns_form import TYPE_HINTS, nsactions_css, pause_for_enter
+from nstui.model.ns_actions import LaunchHandle, NsHelperError, UnshareOptions
+from nstui.ui.screens.ns_form import (
+    TYPE_HINTS,
+    NsDialog,
+    argv_preview,
+    run_attached,
+    split_command,
+)
 
 #: Checked when the pane opens: a container-like set that keeps the network.
 DEFAULT_TYPES = frozenset({NsType.PID, NsType.MNT, NsType.UTS, NsType.IPC})
@@ -53,16 +57,9 @@ def default_command() -> str:
     return "bash" if shutil.which("bash") else "sh"
 
 
-def split_command(text: str) -> list[str]:
-    """The argv a shell would make of ``text`` (quotes and escapes; no expansion).
-    ValueError for unbalanced quotes."""
-    return shlex.split(text)
-
-
-class RunInNamespacesScreen(ModalScreen[int | None]):
+class RunInNamespacesScreen(NsDialog[int]):
     """Dismisses with the pid of a detached launch, else None."""
 
-    CSS_PATH = nsactions_css()
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel"),
         Binding("ctrl+r", "run", "Run"),
@@ -70,7 +67,7 @@ class RunInNamespacesScreen(ModalScreen[int | None]):
     ]
 
     def __init__(self, actions: Actions) -> None:
-        super().__init__(classes="ns-dialog")
+        super().__init__()
         self.actions = actions
 
     def compose(self) -> ComposeResult:
@@ -116,8 +113,9 @@ class RunInNamespacesScreen(ModalScreen[int | None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self._show_argv(self.query_one("#command", Input).value)
-        self.query_one("#command", Input).focus()
+        command = self.query_one("#command", Input)
+        self.query_one("#argv", Static).update(argv_preview(command.value))
+        command.focus()
         reason = self.actions.namespaces.unavailable_reason()
         if reason is not None:
             self._say(f"Limited: {reason}.", "warning")
@@ -126,21 +124,7 @@ class RunInNamespacesScreen(ModalScreen[int | None]):
 
     @on(Input.Changed, "#command")
     def _command_changed(self, event: Input.Changed) -> None:
-        self._show_argv(event.value)
-
-    def _show_argv(self, text: str) -> None:
-        argv_line = self.query_one("#argv", Static)
-        try:
-            argv = split_command(text)
-        except ValueError as exc:
-            argv_line.update(f"cannot split: {exc}")
-            return
-        argv_line.update(f"argv: {argv!r}" if argv else "argv: (empty)")
-
-    def _say(self, text: str, kind: str = "error") -> None:
-        message = self.query_one("#message", Static)
-        message.set_classes(kind)
-        message.update(text)
+        self.query_one("#argv", Static).update(argv_preview(event.value))
 
     # ----- the request ----------------------------------------------------------------------
 
@@ -178,16 +162,9 @@ class RunInNamespacesScreen(ModalScreen[int | None]):
 
     # ----- actions --------------------------------------------------------------------------
 
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
     def action_toggle_detach(self) -> None:
         target = "#attached" if self.query_one("#detached", RadioButton).value else "#detached"
         self.query_one(target, RadioButton).value = True
-
-    @on(Button.Pressed, "#cancel")
-    def _cancel_pressed(self) -> None:
-        self.dismiss(None)
 
     @on(Button.Pressed, "#run")
     @on(Input.Submitted, "#command")
@@ -205,28 +182,14 @@ class RunInNamespacesScreen(ModalScreen[int | None]):
             self._run_attached(request)
 
     def _run_attached(self, request: RunRequest) -> None:
-        # On the event loop on purpose: the TUI is suspended while the command owns the
-        # terminal, and resumes when it exits.
-        error: str | None = None
-        status: int | None = None
+        def start() -> LaunchHandle:
+            return self.actions.namespaces.run(request.argv, request.namespaces, request.options)
+
         try:
-            with self.app.suspend():
-                try:
-                    launch = self.actions.namespaces.run(
-                        request.argv, request.namespaces, request.options
-                    )
-                except NsHelperError as exc:
-                    error = str(exc)
-                else:
-                    status = wait_in_foreground(launch)
-                    if request.pause:
-                        pause_for_enter(status)
+            status, error = run_attached(self.app, start, request.pause)
         except SuspendNotSupported:
             self._say("This terminal cannot be handed over here: choose detached.")
             return
-        except OSError as exc:
-            error = f"cannot hand over the terminal: {exc}"
-        self.app.refresh()
         if error is not None:
             self._say(error)
             return
