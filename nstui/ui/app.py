@@ -252,7 +252,9 @@ class NstuiApp(App[int]):
         self._main.query_one("#views").loading = True
         self._main.query_one("#banner").display = False
         self._main.query_one("#filter").display = False
-        self._tick()
+        # The first scan starts once the first frame (with its progress indicator) is on
+        # screen: the worker would otherwise compete with the first paint for the GIL.
+        self.call_after_refresh(self._tick)
 
     def _remember_theme(self, theme: Theme) -> None:
         if self.theme_store is not None:
