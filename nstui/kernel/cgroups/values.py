@@ -78,6 +78,23 @@ def _is_unlimited_word(text: str) -> bool:
     return text.strip().lower() in UNLIMITED_WORDS
 
 
+def _lines_joined(raw: str) -> str:
+    """A multi-line file (one rule per line) on one line, ``;``-separated."""
+    return "; ".join(line.strip() for line in raw.splitlines() if line.strip())
+
+
+class _NotNumeric:
+    """For values that are rules or words: no number for a gauge, no +/- step."""
+
+    __slots__ = ()
+
+    def number(self, raw: str) -> float | None:
+        return None
+
+    def step(self, raw: str, direction: int, ctx: Context) -> str | None:
+        return None
+
+
 @dataclass(frozen=True, slots=True)
 class SizeType:
     """Bytes, with an unlimited word: ``max`` (v2) or ``-1`` (v1, reads back as a huge number).
@@ -395,7 +412,7 @@ class CpuMaxType:
 
 
 @dataclass(frozen=True, slots=True)
-class DeviceRuleType:
+class DeviceRuleType(_NotNumeric):
     unit: str = "rule"
     unlimited: str | None = None
 
@@ -405,15 +422,9 @@ class DeviceRuleType:
     def display(self, raw: str) -> str:
         return raw.strip()
 
-    def number(self, raw: str) -> float | None:
-        return None
-
-    def step(self, raw: str, direction: int, ctx: Context) -> str | None:
-        return None
-
 
 @dataclass(frozen=True, slots=True)
-class IoMaxType:
+class IoMaxType(_NotNumeric):
     unit: str = "per device"
     unlimited: str | None = None
 
@@ -424,17 +435,11 @@ class IoMaxType:
         return str(rule)
 
     def display(self, raw: str) -> str:
-        return "; ".join(line.strip() for line in raw.splitlines() if line.strip()) or "(none)"
-
-    def number(self, raw: str) -> float | None:
-        return None
-
-    def step(self, raw: str, direction: int, ctx: Context) -> str | None:
-        return None
+        return _lines_joined(raw) or "(none)"
 
 
 @dataclass(frozen=True, slots=True)
-class DeviceValueType:
+class DeviceValueType(_NotNumeric):
     """``8:0 10M`` (v1 throttle; 0 removes), ``8:0 500`` or ``default 100`` (weights)."""
 
     size: bool
@@ -457,17 +462,11 @@ class DeviceValueType:
         return str(rule)
 
     def display(self, raw: str) -> str:
-        return "; ".join(line.strip() for line in raw.splitlines() if line.strip()) or "(none)"
-
-    def number(self, raw: str) -> float | None:
-        return None
-
-    def step(self, raw: str, direction: int, ctx: Context) -> str | None:
-        return None
+        return _lines_joined(raw) or "(none)"
 
 
 @dataclass(frozen=True, slots=True)
-class ClassIdType:
+class ClassIdType(_NotNumeric):
     """net_cls.classid: ``0x100001``, ``10:1`` (tc major:minor, hex) or decimal."""
 
     unit: str = "classid"
@@ -498,15 +497,9 @@ class ClassIdType:
         number = int(value)
         return f"{number >> 16:x}:{number & 0xFFFF:x}" if number else "0"
 
-    def number(self, raw: str) -> float | None:
-        return None
-
-    def step(self, raw: str, direction: int, ctx: Context) -> str | None:
-        return None
-
 
 @dataclass(frozen=True, slots=True)
-class IfPrioType:
+class IfPrioType(_NotNumeric):
     """net_prio.ifpriomap: ``eth0 5``."""
 
     unit: str = "iface prio"
@@ -522,17 +515,11 @@ class IfPrioType:
         return f"{name} {parse_int(words[1], 0, 0xFFFFFFFF)}"
 
     def display(self, raw: str) -> str:
-        return "; ".join(line.strip() for line in raw.splitlines() if line.strip())
-
-    def number(self, raw: str) -> float | None:
-        return None
-
-    def step(self, raw: str, direction: int, ctx: Context) -> str | None:
-        return None
+        return _lines_joined(raw)
 
 
 @dataclass(frozen=True, slots=True)
-class SubtreeControlType:
+class SubtreeControlType(_NotNumeric):
     """``+memory -io``: controllers must be in this cgroup's cgroup.controllers."""
 
     unit: str = "+/-controller"
@@ -560,15 +547,9 @@ class SubtreeControlType:
     def display(self, raw: str) -> str:
         return raw.strip() or "(none)"
 
-    def number(self, raw: str) -> float | None:
-        return None
-
-    def step(self, raw: str, direction: int, ctx: Context) -> str | None:
-        return None
-
 
 @dataclass(frozen=True, slots=True)
-class ReadOnlyType:
+class ReadOnlyType(_NotNumeric):
     """A file that is read, never written (stat, usage, pressure). ``show`` summarises it."""
 
     show: Callable[[str], str] | None = None
@@ -594,9 +575,6 @@ class ReadOnlyType:
             return self.numeric(raw)
         except (ValueError, KeyError, IndexError):
             return None
-
-    def step(self, raw: str, direction: int, ctx: Context) -> str | None:
-        return None
 
 
 __all__ = [
