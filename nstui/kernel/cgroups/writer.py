@@ -115,24 +115,21 @@ def write_value(
         # membership files list every pid: not worth reading back (and not comparable)
         before = None if value.knob.control else _read_after(directory, file)
         entry_id = audit.attempt(ref.spec, file, before, value.text, value.typed, undo_of)
+
+        def outcome(after: str | None, ok: bool, message: str, err: int = 0) -> WriteResult:
+            return WriteResult(
+                ref.spec, file, value.typed, value.text, before, after, ok, message, err, entry_id
+            )
+
+        def refused(after: str | None, err: int, what: str) -> WriteResult:
+            reason = explain(file, err, ref.version, value.text)
+            _record(audit, entry_id, after, "error: " + reason)
+            return outcome(after, False, f"{ref.spec} {file}: {what}: {reason}", err)
+
         try:
             fd = os.open(file, os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=directory.fd)
         except OSError as exc:
-            reason = explain(file, exc.errno or 0, ref.version, value.text)
-            message = f"{ref.spec} {file}: cannot open for writing: {reason}"
-            _record(audit, entry_id, before, "error: " + reason)
-            return WriteResult(
-                ref.spec,
-                file,
-                value.typed,
-                value.text,
-                before,
-                before,
-                False,
-                message,
-                exc.errno or 0,
-                entry_id,
-            )
+            return refused(before, exc.errno or 0, "cannot open for writing")
         error: OSError | None = None
         try:
             data = value.text.encode()
@@ -145,28 +142,14 @@ def write_value(
             os.close(fd)
         after = None if value.knob.control else _read_after(directory, file)
     if error is not None:
-        reason = explain(file, error.errno or 0, ref.version, value.text)
-        message = f"{ref.spec} {file}: the kernel refused {value.typed!r} ({value.text}): {reason}"
-        _record(audit, entry_id, after, "error: " + reason)
-        return WriteResult(
-            ref.spec,
-            file,
-            value.typed,
-            value.text,
-            before,
-            after,
-            False,
-            message,
-            error.errno or 0,
-            entry_id,
+        return refused(
+            after, error.errno or 0, f"the kernel refused {value.typed!r} ({value.text})"
         )
     message = ""
     if after is not None and not _same(value, after):
         message = f"{file}: the kernel kept {value.knob.display(after)} ({after})"
     _record(audit, entry_id, after, "ok")
-    return WriteResult(
-        ref.spec, file, value.typed, value.text, before, after, True, message, 0, entry_id
-    )
+    return outcome(after, True, message)
 
 
 def _record(audit: AuditLog, entry_id: str, after: str | None, result: str) -> None:
