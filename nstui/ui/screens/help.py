@@ -48,27 +48,6 @@ DEFAULT_KEYS: tuple[tuple[str, str], ...] = (
     ("q", "quit"),
 )
 
-#: Cgroup subsystems in the order the help explains them (v1 names, then v2's io and misc).
-SUBSYSTEM_ORDER: tuple[str, ...] = (
-    "cpu",
-    "cpuacct",
-    "cpuset",
-    "memory",
-    "pids",
-    "blkio",
-    "io",
-    "devices",
-    "freezer",
-    "net_cls",
-    "net_prio",
-    "hugetlb",
-    "perf_event",
-    "rdma",
-    "misc",
-    "name=systemd",
-    "unified",
-)
-
 
 def bindings_of(screen: Screen[object]) -> list[tuple[str, str]]:
     """The bindings active on SCREEN (its focused widget, the screen, the app) as
@@ -148,7 +127,8 @@ def cgroups_text() -> RenderableType:
         "Cgroup subsystems",
         "Cgroups group processes in a tree; each subsystem (controller) limits or counts one "
         "resource for a group. v1 mounts one tree per subsystem, v2 one tree for all.",
-        [CGROUP_TERMS[name] for name in SUBSYSTEM_ORDER],
+        # the glossary lists them in the order lssubsys does
+        list(CGROUP_TERMS.values()),
     )
 
 
