@@ -187,6 +187,22 @@ async def test_kill_asks_naming_how_many_processes(
     assert (leaf / "cgroup.procs").read_text() == ""
 
 
+@pytest.mark.root
+@sync
+async def test_kill_in_a_hierarchy_that_is_gone_says_why(snapshot: Snapshot) -> None:
+    """Counting the processes to kill fails (no such hierarchy): the pane says so."""
+    gone_hid = max((h.hid for h in snapshot.hierarchies), default=0) + 1000
+    app = Host(lambda: LimitsScreen(live_actions(), snapshot, gone_hid, "/web"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("K")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, LimitsScreen)
+        status = str(screen.query_one("#limits-status", Static).render())
+        assert f"no mounted cgroup hierarchy with id {gone_hid}" in status
+
+
 class ReadOnlyCgroups:
     """What the pane sees as an unprivileged user: readings, and a reason not to edit."""
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -63,6 +63,19 @@ MEMBER_COLUMNS = (
     ("cpu", "CPU%", 6),
     ("rss", "RSS", 8),
 )
+
+
+class _Done(Protocol):
+    """What every change reports (ControlResult, UndoOutcome)."""
+
+    @property
+    def ok(self) -> bool: ...
+
+    @property
+    def message(self) -> str: ...
+
+
+DoneT = TypeVar("DoneT", bound=_Done)
 
 
 def fmt_bytes(value: float) -> str:
@@ -486,12 +499,7 @@ class LimitsScreen(Screen[None]):
 
     @work(thread=True, group="cg-write", exit_on_error=False)
     def _run_undo(self) -> None:
-        try:
-            outcome = self.actions.cgroups.undo_last()
-        except CgroupActionError as exc:
-            self.post_message(self.Outcome(str(exc), False))
-            return
-        self.post_message(self.Outcome(outcome.message, outcome.ok))
+        self._report(self.actions.cgroups.undo_last)
 
     @work(thread=True, group="cg-write", exit_on_error=False)
     def _write(self, op: str, hid: int, file: str, arg: str, force: bool = False) -> None:
@@ -517,6 +525,17 @@ class LimitsScreen(Screen[None]):
             self.post_message(self.Outcome(str(exc), False))
             return
         self.post_message(self.Outcome(_summary(results), all(r.ok for r in results)))
+
+    def _report(self, change: Callable[[], DoneT], *, closes: bool = False) -> DoneT | None:
+        """Make one change (from a worker) and post its outcome; None when it was refused.
+        ``closes``: the pane closes after it succeeds (its cgroup is gone)."""
+        try:
+            result = change()
+        except CgroupActionError as exc:
+            self.post_message(self.Outcome(str(exc), False))
+            return None
+        self.post_message(self.Outcome(result.message, result.ok, gone=closes and result.ok))
+        return result
 
     @on(Ask)
     def _ask(self, message: Ask) -> None:
@@ -562,12 +581,7 @@ class LimitsScreen(Screen[None]):
 
     @work(thread=True, group="cg-write", exit_on_error=False)
     def _freeze(self, frozen: bool) -> None:
-        try:
-            result = self.actions.cgroups.set_frozen(self.hid, self.path, frozen)
-        except CgroupActionError as exc:
-            self.post_message(self.Outcome(str(exc), False))
-            return
-        self.post_message(self.Outcome(result.message, result.ok))
+        self._report(lambda: self.actions.cgroups.set_frozen(self.hid, self.path, frozen))
 
     def action_kill(self) -> None:
         if self._can_control():
@@ -575,7 +589,11 @@ class LimitsScreen(Screen[None]):
 
     @work(thread=True, group="cg-write", exit_on_error=False)
     def _count_then_kill(self) -> None:
-        count = self.actions.cgroups.count_processes(self.hid, self.path)
+        try:
+            count = self.actions.cgroups.count_processes(self.hid, self.path)
+        except CgroupActionError as exc:  # e.g. the hierarchy is gone: say so, not nothing
+            self.post_message(self.Outcome(str(exc), False))
+            return
         if count == 0:
             self.post_message(self.Outcome(f"{self.path} has no processes to kill", True))
             return
@@ -591,12 +609,7 @@ class LimitsScreen(Screen[None]):
 
     @work(thread=True, group="cg-write", exit_on_error=False)
     def _kill(self) -> None:
-        try:
-            result = self.actions.cgroups.kill(self.hid, self.path)
-        except CgroupActionError as exc:
-            self.post_message(self.Outcome(str(exc), False))
-            return
-        self.post_message(self.Outcome(result.message, result.ok))
+        self._report(lambda: self.actions.cgroups.kill(self.hid, self.path))
 
     def action_new_child(self) -> None:
         if not self._can_control():
@@ -618,14 +631,9 @@ class LimitsScreen(Screen[None]):
     @work(thread=True, group="cg-write", exit_on_error=False)
     def _make_child(self, name: str) -> None:
         cgroups = self.actions.cgroups
-        try:
-            result = cgroups.make_child(self.hid, self.path, name)
-        except CgroupActionError as exc:
-            self.post_message(self.Outcome(str(exc), False))
-            return
-        self.post_message(self.Outcome(result.message, result.ok))
+        result = self._report(lambda: cgroups.make_child(self.hid, self.path, name))
         child = self.path.rstrip("/") + "/" + name
-        if result.ok and cgroups.needs_cpuset_copy(self.hid, child):
+        if result is not None and result.ok and cgroups.needs_cpuset_copy(self.hid, child):
             self.post_message(
                 self.Ask(
                     "Empty cpuset",
@@ -638,12 +646,7 @@ class LimitsScreen(Screen[None]):
 
     @work(thread=True, group="cg-write", exit_on_error=False)
     def _copy_cpuset(self, path: str) -> None:
-        try:
-            result = self.actions.cgroups.copy_parent_cpuset(self.hid, path)
-        except CgroupActionError as exc:
-            self.post_message(self.Outcome(str(exc), False))
-            return
-        self.post_message(self.Outcome(result.message, result.ok))
+        self._report(lambda: self.actions.cgroups.copy_parent_cpuset(self.hid, path))
 
     def action_delete(self) -> None:
         if not self._can_control():
@@ -668,12 +671,7 @@ class LimitsScreen(Screen[None]):
 
     @work(thread=True, group="cg-write", exit_on_error=False)
     def _remove(self) -> None:
-        try:
-            result = self.actions.cgroups.remove(self.hid, self.path)
-        except CgroupActionError as exc:
-            self.post_message(self.Outcome(str(exc), False))
-            return
-        self.post_message(self.Outcome(result.message, result.ok, gone=result.ok))
+        self._report(lambda: self.actions.cgroups.remove(self.hid, self.path), closes=True)
 
     def action_subtree(self) -> None:
         first = self.readings[0] if self.readings else None
@@ -744,12 +742,7 @@ class LimitsScreen(Screen[None]):
 
     @work(thread=True, group="cg-write", exit_on_error=False)
     def _move(self, pid: int, thread: bool) -> None:
-        try:
-            result = self.actions.cgroups.move(pid, self.hid, self.path, thread=thread)
-        except CgroupActionError as exc:
-            self.post_message(self.Outcome(str(exc), False))
-            return
-        self.post_message(self.Outcome(result.message, result.ok))
+        self._report(lambda: self.actions.cgroups.move(pid, self.hid, self.path, thread=thread))
 
     # ----- navigation -----------------------------------------------------------------------
 
