@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from nstui.kernel.cgroups import control
@@ -106,7 +106,8 @@ class CgroupActions(Protocol):
     def set_frozen(self, hid: int, path: str, frozen: bool) -> ControlResult: ...
 
     def count_processes(self, hid: int, path: str) -> int:
-        """Processes in the cgroup and its descendants (what a kill would hit)."""
+        """Processes in the cgroup and its descendants (what a kill would hit); raises
+        CgroupActionError when the hierarchy or path is not a cgroup."""
         ...
 
     def kill(self, hid: int, path: str) -> ControlResult: ...
@@ -272,7 +273,7 @@ class LiveCgroupActions:
 
     # -- control --------------------------------------------------------------------------
 
-    def _run(self, action: Any) -> ControlResult:
+    def _run(self, action: Callable[[], ControlResult]) -> ControlResult:
         self._guard()
         try:
             return self._control(action())
