@@ -8,6 +8,7 @@ import asyncio
 import functools
 import os
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -17,7 +18,7 @@ import pytest
 from textual.app import App
 from textual.pilot import Pilot
 from textual.screen import Screen
-from textual.widgets import DataTable, Input, Static
+from textual.widgets import Checkbox, DataTable, Input, Static
 
 from nstui.kernel.cgroups.audit import AuditLog
 from nstui.kernel.cgroups.hierarchy import discover_hierarchies
@@ -293,6 +294,44 @@ async def test_move_dialog_moves_a_real_process(
         await settle(pilot)
     assert str(proc.pid) in (leaf / "cgroup.procs").read_text().split()
     assert os.path.exists(f"/proc/{proc.pid}")
+
+
+TWO_THREADS = (
+    "import threading, time; threading.Thread(target=time.sleep, args=(60,)).start(); "
+    "print(flush=True); time.sleep(60)"
+)
+
+
+@pytest.mark.root
+@sync
+async def test_move_one_thread_into_an_empty_cpuset_copies_then_moves_only_it(
+    test_cgroup_parent: Callable[[str], Path], spawn: Spawn
+) -> None:
+    """The "only this thread" choice survives the copy-the-parent's-cpuset question."""
+    parent = test_cgroup_parent("cpuset")
+    leaf = parent / "leaf"
+    leaf.mkdir()  # a new v1 cpuset: no cpus, no mems
+    ref = parse_cgroup_spec(str(leaf), discover_hierarchies())
+    proc = spawn([sys.executable, "-c", TWO_THREADS], stdout=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stdout.readline() == b"\n"  # both threads exist
+    assert len(os.listdir(f"/proc/{proc.pid}/task")) == 2
+    snapshot = live_snapshot()
+    app = Host(lambda: MoveToCgroupScreen(live_actions(), snapshot, proc.pid))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, MoveToCgroupScreen)
+        screen.hid = ref.hid
+        screen.query_one("#thread", Checkbox).value = True
+        screen.query_one("#filter", Input).value = ref.path
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await settle(pilot)
+    assert (leaf / "cpuset.cpus").read_text().strip()
+    assert (leaf / "tasks").read_text().split() == [str(proc.pid)]
 
 
 @sync

@@ -35,11 +35,16 @@ class MoveToCgroupScreen(ModalScreen[bool]):
     ]
 
     class Moved(Message):
-        def __init__(self, text: str, ok: bool, cpuset_empty: bool = False) -> None:
+        """A move's outcome; with ``cpuset_empty``, ``text`` is the target to ask about."""
+
+        def __init__(
+            self, text: str, ok: bool, cpuset_empty: bool = False, thread: bool = False
+        ) -> None:
             super().__init__()
             self.text = text
             self.ok = ok
             self.cpuset_empty = cpuset_empty
+            self.thread = thread
 
     def __init__(self, actions: Actions, snapshot: Snapshot, pid: int) -> None:
         super().__init__(classes="cg-dialog")
@@ -132,10 +137,14 @@ class MoveToCgroupScreen(ModalScreen[bool]):
             self.post_message(self.Moved(block, False))
             return
         if cgroups.needs_cpuset_copy(hid, path):
-            self.post_message(self.Moved(path, False, cpuset_empty=True))
+            self.post_message(self.Moved(path, False, cpuset_empty=True, thread=thread))
             return
+        self._move_now(hid, path, thread)
+
+    def _move_now(self, hid: int, path: str, thread: bool) -> None:
+        """The move itself, in the calling worker; its outcome is posted."""
         try:
-            result = cgroups.move(self.pid, hid, path, thread=thread)
+            result = self.actions.cgroups.move(self.pid, hid, path, thread=thread)
         except CgroupActionError as exc:
             self.post_message(self.Moved(str(exc), False))
             return
@@ -147,11 +156,11 @@ class MoveToCgroupScreen(ModalScreen[bool]):
     @on(Moved)
     def _moved(self, message: Moved) -> None:
         if message.cpuset_empty:
-            path = message.text
+            path, thread = message.text, message.thread
 
             def answered(yes: bool | None) -> None:
                 if yes:
-                    self._copy_then_move(self.hid, path)
+                    self._copy_then_move(self.hid, path, thread)
 
             self.app.push_screen(
                 ConfirmScreen(
@@ -170,7 +179,7 @@ class MoveToCgroupScreen(ModalScreen[bool]):
             self.dismiss(True)
 
     @work(thread=True, exclusive=True, group="cg-move", exit_on_error=False)
-    def _copy_then_move(self, hid: int, path: str) -> None:
+    def _copy_then_move(self, hid: int, path: str, thread: bool) -> None:
         try:
             copied = self.actions.cgroups.copy_parent_cpuset(hid, path)
         except CgroupActionError as exc:
@@ -179,13 +188,7 @@ class MoveToCgroupScreen(ModalScreen[bool]):
         if not copied.ok:
             self.post_message(self.Moved(copied.message, False))
             return
-        thread = False
-        try:
-            result = self.actions.cgroups.move(self.pid, hid, path, thread=thread)
-        except CgroupActionError as exc:
-            self.post_message(self.Moved(str(exc), False))
-            return
-        self.post_message(self.Moved(result.message, result.ok))
+        self._move_now(hid, path, thread)
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:
