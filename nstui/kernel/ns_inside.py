@@ -14,27 +14,17 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import sys
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
-import _cffi_backend
+from nstui.kernel.helper_boot import helper_argv
 
-import nstui
-
-_BOOT = (
-    "import sys;sys.path[:0]=sys.argv[1:3];del sys.argv[1:3];"
-    "from nstui.kernel.ns_inside_main import main;sys.exit(main())"
-)
-_PKG_DIR = str(Path(nstui.__file__).resolve().parent.parent)
-_CFFI_DIR = str(Path(_cffi_backend.__file__).resolve().parent)
 #: The helper does microseconds of work per namespace; past this it is stuck and killed.
 TIMEOUT = 10.0
 CAP_SYS_ADMIN = 21
 
 
 def helper_command(proc: str = "/proc") -> list[str]:
-    return [sys.executable, "-I", "-S", "-c", _BOOT, _PKG_DIR, _CFFI_DIR, proc]
+    return helper_argv("nstui.kernel.ns_inside_main", proc)
 
 
 def parse_answer(data: bytes) -> dict[int, str]:

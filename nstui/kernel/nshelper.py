@@ -23,17 +23,14 @@ import os
 import select
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import _cffi_backend
-
-import nstui
 from nstui.kernel import syscalls
+from nstui.kernel.helper_boot import helper_argv
 from nstui.kernel.nstypes import NS_TYPES, NsType
 
 #: Kinds of NsHelperError, as the helper reports them.
@@ -44,14 +41,6 @@ UNSUPPORTED = "unsupported"
 INVALID = "invalid"
 FAILED = "failed"
 
-# The helper starts with -I -S (no site: no .pth processing, ~10 ms instead of ~30 ms), so it
-# is told where nstui and _cffi_backend live.
-_BOOT = (
-    "import sys;sys.path[:0]=sys.argv[1:3];del sys.argv[1:3];"
-    "from nstui.kernel.nshelper_main import main;sys.exit(main())"
-)
-_PKG_DIR = str(Path(nstui.__file__).resolve().parent.parent)
-_CFFI_DIR = str(Path(_cffi_backend.__file__).resolve().parent)
 #: How long the helper may take to reach exec before the caller gives up on it.
 STATUS_TIMEOUT = 30.0
 HOSTNAME_MAX = 64
@@ -272,7 +261,7 @@ def _wait_readable(fd: int | None, timeout: float) -> bool:
 
 def helper_command(mode: str, *args: str) -> list[str]:
     """The argv that starts the helper in ``mode`` (see nstui.kernel.nshelper_main)."""
-    return [sys.executable, "-I", "-S", "-c", _BOOT, _PKG_DIR, _CFFI_DIR, mode, *args]
+    return helper_argv("nstui.kernel.nshelper_main", mode, *args)
 
 
 def _read_status(fd: int, process: subprocess.Popen[bytes]) -> list[str]:

@@ -48,7 +48,7 @@ def test_without_cap_sys_admin_no_helper_and_no_error() -> None:
 
 def test_helper_stays_light_for_hostnames() -> None:
     """The hostname helper pays only a bare interpreter start: no socket, enum or typing."""
-    from nstui.kernel.ns_inside import _CFFI_DIR, _PKG_DIR
+    from nstui.kernel.helper_boot import CFFI_DIR, PKG_DIR
 
     code = (
         "import sys;sys.path[:0]=sys.argv[1:3];"
@@ -56,7 +56,7 @@ def test_helper_stays_light_for_hostnames() -> None:
         "print(' '.join(sorted(sys.modules)))"
     )
     done = subprocess.run(
-        [sys.executable, "-I", "-S", "-c", code, _PKG_DIR, _CFFI_DIR],
+        [sys.executable, "-I", "-S", "-c", code, PKG_DIR, CFFI_DIR],
         input=f"{os.getpid()} 0 0\n".encode(),
         capture_output=True,
         timeout=60,
