@@ -20,10 +20,10 @@ from nstui.ui.rows import Column, Key, Row, RowSet
 from nstui.ui.widgets.rowtable import RowTable
 
 COLUMNS: tuple[Column, ...] = (
-    Column("NAMESPACE", 30),
+    Column("NAMESPACE", 28),
     Column("PROCS", 6, right=True, descending_first=True),
-    Column("OWNER", 18),
-    Column("KEPT BY", 8),
+    Column("OWNER USERNS", 19),
+    Column("KEPT BY", 7),
     Column("LABEL", 0),
 )
 #: Types whose namespaces have parents (NS_GET_PARENT)
@@ -80,7 +80,8 @@ def _namespace_rows(
         parent = namespace.parent
     kept = _kept_by(namespace)
     label = label_for_namespace(snapshot, ns_id)
-    owner = str(namespace.owner) if namespace.owner is not None else ""
+    # The owner is always a user namespace: its inode says enough, as lsns prints it.
+    owner = str(namespace.owner.ino) if namespace.owner is not None else ""
     if namespace.owner_uid is not None:
         owner = f"{owner} uid {namespace.owner_uid}".strip()
     name = str(ns_id) + (" host" if ns_id == host_id else "")
