@@ -9,7 +9,7 @@ then runs the real app (LiveSource, headless via ``App.run_test``) and prints:
 - refresh: for each of R refreshes, the scan (worker), snapshot -> rows applied (row building
   in the worker plus the apply on the event loop), and the apply on the loop alone;
 - keypress latency during a refresh: a key sent while a refresh worker runs, until the
-  cursor moved (the handler ran and the table was repainted).
+  cursor moved (its handler ran), beside the same with no refresh running as the reference.
 
 The holders are killed by pid at the end, also on an exception or Ctrl-C. The machine is
 shared: run the 10,000 case once or twice only.
@@ -114,6 +114,16 @@ async def measure(count: int, refreshes: int) -> None:
             f"apply on the event loop  median {_ms(statistics.median(applies))}"
             f"  max {_ms(max(applies))}"
         )
+
+        idle: list[float] = []
+        for i in range(10):
+            before = view.cursor_key
+            pressed = time.perf_counter()
+            app.simulate_key("j" if i % 2 == 0 else "k")
+            while view.cursor_key == before:
+                await asyncio.sleep(0.0005)
+            idle.append(time.perf_counter() - pressed)
+        print(f"keypress, no refresh     median {_ms(statistics.median(idle))}  (reference)")
 
         latencies: list[float] = []
         for i in range(refreshes * 4):
