@@ -34,7 +34,7 @@ from nstui.kernel._ffi import ffi
 
 TYPE_CHECKING = False  # typing costs milliseconds at start; mypy honours this name
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
 # Same values as nstui.kernel.nstypes.CLONE_FLAGS; repeated to keep enum/dataclasses out.
 CLONE_FLAGS = {
@@ -376,9 +376,8 @@ def enter_types(args: Args, pid: int) -> list[str]:
         raise target_error(pid, exc, f"cannot read namespaces of process {pid}") from None
 
 
-def cgroup_mounts() -> list[tuple[str, str, str, set[str]]]:
-    """(fstype, root, mountpoint, controllers) of every cgroup/cgroup2 mount we see."""
-    out = []
+def mountinfo() -> Iterator[tuple[list[str], int]]:
+    """Our mountinfo's lines as (fields, index of the "-" that ends the optional fields)."""
     with open("/proc/self/mountinfo", encoding="utf-8", errors="replace") as fh:
         for line in fh:
             fields = line.split()
@@ -386,11 +385,18 @@ def cgroup_mounts() -> list[tuple[str, str, str, set[str]]]:
                 sep = fields.index("-", 6)
             except ValueError:
                 continue
-            fstype = fields[sep + 1]
-            if fstype not in ("cgroup", "cgroup2"):
-                continue
-            opts = set(fields[sep + 3].split(",")) if len(fields) > sep + 3 else set()
-            out.append((fstype, unescape(fields[3]), unescape(fields[4]), opts))
+            yield fields, sep
+
+
+def cgroup_mounts() -> list[tuple[str, str, str, set[str]]]:
+    """(fstype, root, mountpoint, controllers) of every cgroup/cgroup2 mount we see."""
+    out = []
+    for fields, sep in mountinfo():
+        fstype = fields[sep + 1]
+        if fstype not in ("cgroup", "cgroup2"):
+            continue
+        opts = set(fields[sep + 3].split(",")) if len(fields) > sep + 3 else set()
+        out.append((fstype, unescape(fields[3]), unescape(fields[4]), opts))
     return out
 
 
@@ -540,15 +546,9 @@ def do_enter(args: Args, status: Status) -> int:
 def mount_at(path: str) -> tuple[str, str, str] | None:
     """(fstype, root, optional fields) of the mount on top at ``path``, else None."""
     found = None
-    with open("/proc/self/mountinfo", encoding="utf-8", errors="replace") as fh:
-        for line in fh:
-            fields = line.split()
-            try:
-                sep = fields.index("-", 6)
-            except ValueError:
-                continue
-            if unescape(fields[4]) == path:
-                found = (fields[sep + 1], unescape(fields[3]), " ".join(fields[6:sep]))
+    for fields, sep in mountinfo():
+        if unescape(fields[4]) == path:
+            found = (fields[sep + 1], unescape(fields[3]), " ".join(fields[6:sep]))
     return found
 
 
