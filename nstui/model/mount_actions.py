@@ -4,8 +4,13 @@ Everything here blocks (it reads /proc of every mount namespace, walks layer tre
 the UI calls it from thread workers. Mounting inside another process's mount namespace runs
 ``nstui overlay mount`` in a single-threaded helper that entered that namespace: the threaded
 app never calls setns itself (the kernel refuses setns(mnt) to a threaded process). The
-paths of such a mount are those of the target's namespace, where ``nstui`` itself must be
-reachable at the same path (true for namespaces sharing the host's root filesystem).
+paths of such a mount are those the target process sees (its namespace and root), where
+``nstui`` itself must be reachable at the same path (true for namespaces sharing the host's
+root filesystem). With ``layers_here`` the layers are this namespace's directories instead:
+nstui.kernel.overlay_inject builds a detached mount here and attaches it over there.
+
+Every mount and unmount is recorded first in ``mounts.log`` beside the audit log, with the
+mount at the target before and after; a change that cannot be recorded is refused.
 """
 
 from __future__ import annotations
