@@ -354,6 +354,28 @@ def _reported_pid(started: _Started) -> int | None:
     return None
 
 
+def _launched(
+    started: _Started,
+    argv: Sequence[str],
+    types: tuple[NsType, ...],
+    *,
+    detach: bool,
+    may_fork: bool = True,
+) -> Launch:
+    """The Launch of a started command: when the helper forked (it reports the child's pid)
+    the command is that child, else the helper itself, which exec'd it."""
+    pid = _reported_pid(started) if may_fork else None
+    return Launch(
+        started.process,
+        pid if pid is not None else started.process.pid,
+        argv,
+        types,
+        forked=pid is not None,
+        own_session=detach,
+        log_path=started.log_path,
+    )
+
+
 # ---------------------------------------------------------------- logs and registry
 def launch_log_dir() -> Path:
     """Where detached launches write their output: /var/log/nstui/launch for root, else
@@ -499,17 +521,9 @@ def spawn_unshared(
         log_name=args[0],
         log_header=header,
     )
-    forked = NsType.PID in types or NsType.TIME in types
-    pid = _reported_pid(started) if forked else None
-    return Launch(
-        started.process,
-        pid if pid is not None else started.process.pid,
-        args,
-        types,
-        forked=pid is not None,
-        own_session=detach,
-        log_path=started.log_path,
-    )
+    # only a new pid or time namespace makes the helper fork (their first child joins them)
+    may_fork = NsType.PID in types or NsType.TIME in types
+    return _launched(started, args, types, detach=detach, may_fork=may_fork)
 
 
 def spawn_in(
@@ -535,13 +549,14 @@ def spawn_in(
             "--ns",
             "auto" if types is None else ",".join(types),
         ]
-        for flag, wanted in (("--root", options.root), ("--wd", options.wd)):
+        for flag, wanted in (
+            ("--root", options.root),
+            ("--wd", options.wd),
+            ("--cgroup", options.cgroup),
+            ("--preserve-credentials", options.preserve_credentials),
+        ):
             if wanted:
                 helper_args.append(flag)
-        if options.cgroup:
-            helper_args.append("--cgroup")
-        if options.preserve_credentials:
-            helper_args.append("--preserve-credentials")
         header = f"# nstui enter {target_pid} {time.strftime('%Y-%m-%d %H:%M:%S')}: {args!r}\n"
         started = _start(
             "enter",
@@ -554,16 +569,7 @@ def spawn_in(
         )
     finally:
         os.close(pidfd)
-    pid = _reported_pid(started)
-    return Launch(
-        started.process,
-        pid if pid is not None else started.process.pid,
-        args,
-        types if types is not None else (),
-        forked=pid is not None,
-        own_session=detach,
-        log_path=started.log_path,
-    )
+    return _launched(started, args, types if types is not None else (), detach=detach)
 
 
 #: Where kept namespaces go by default; mount namespaces in their own private mount.
