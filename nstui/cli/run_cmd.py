@@ -63,13 +63,8 @@ def register(subparsers: Any) -> None:
         help="keep the mount propagation of / (default: make it private in a new mnt ns)",
     )
     run.add_argument("--wd", metavar="DIR", help="working directory of the command")
-    run.add_argument(
-        "--detach", action="store_true", help="run in the background, output to a log file"
-    )
-    run.add_argument("-J", "--json", action="store_true", help="with --detach: pid and log as JSON")
-    run.add_argument("command", nargs="*", metavar="CMD")
+    _launch_arguments(run)
     run.set_defaults(func=cmd_run)
-    _takes_command_after_dashes(run)
 
     enter = subparsers.add_parser(
         "enter",
@@ -90,15 +85,8 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="keep your uid/gid in the target's user namespace (default: become its root)",
     )
-    enter.add_argument(
-        "--detach", action="store_true", help="run in the background, output to a log file"
-    )
-    enter.add_argument(
-        "-J", "--json", action="store_true", help="with --detach: pid and log as JSON"
-    )
-    enter.add_argument("command", nargs="*", metavar="CMD")
+    _launch_arguments(enter)
     enter.set_defaults(func=cmd_enter)
-    _takes_command_after_dashes(enter)
 
     keep = subparsers.add_parser(
         "keep",
@@ -120,6 +108,18 @@ def register(subparsers: Any) -> None:
     )
     release.add_argument("path", metavar="PATH")
     release.set_defaults(func=cmd_release)
+
+
+def _launch_arguments(parser: argparse.ArgumentParser) -> None:
+    """What run and enter share: --detach, --json and the command after ``--``."""
+    parser.add_argument(
+        "--detach", action="store_true", help="run in the background, output to a log file"
+    )
+    parser.add_argument(
+        "-J", "--json", action="store_true", help="with --detach: pid and log as JSON"
+    )
+    parser.add_argument("command", nargs="*", metavar="CMD")
+    _takes_command_after_dashes(parser)
 
 
 def _usage_error(message: str) -> Exception:
