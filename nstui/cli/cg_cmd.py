@@ -104,6 +104,15 @@ def _err(message: str) -> None:
     print(f"nstui cg: {message}", file=sys.stderr)
 
 
+def _said(ok: bool, message: str) -> int:
+    """An action's outcome: its message on stdout and status 0, or on stderr and 1."""
+    if ok:
+        print(message)
+        return 0
+    _err(message)
+    return 1
+
+
 def _ref(spec: str, hierarchies: Sequence[Hierarchy]) -> CgroupRef:
     try:
         return _parse_spec(spec, hierarchies)
@@ -283,11 +292,7 @@ def _control(action: Any) -> int:
     except (CgroupPathError, ValueError) as exc:
         _err(str(exc))
         return 1
-    if result.ok:
-        print(result.message)
-        return 0
-    _err(result.message)
-    return 1
+    return _said(result.ok, result.message)
 
 
 def run_freeze(args: argparse.Namespace) -> int:
@@ -404,8 +409,4 @@ def run_undo(args: argparse.Namespace) -> int:
     except ValueError as exc:
         _err(str(exc))
         return 1
-    if outcome.ok:
-        print(outcome.message)
-        return 0
-    _err(outcome.message)
-    return 1
+    return _said(outcome.ok, outcome.message)
