@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import math
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -26,6 +27,9 @@ COMMAND_MODULES: tuple[str, ...] = (
     "nstui.cli.dm_cmd",
     "nstui.cli.describe_cmd",
 )
+
+
+MIN_INTERVAL = 0.2
 
 
 class UsageError(Exception):
@@ -49,7 +53,7 @@ def build_parser() -> ArgumentParser:
         "--interval",
         type=float,
         default=2.0,
-        help="TUI refresh interval in seconds (default 2)",
+        help=f"TUI refresh interval in seconds (default 2, at least {MIN_INTERVAL})",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
     for name in COMMAND_MODULES:
@@ -64,8 +68,9 @@ def build_parser() -> ArgumentParser:
 
 
 def run_tui(args: argparse.Namespace) -> int:
-    if args.interval <= 0:
-        raise UsageError("nstui: --interval must be greater than 0")
+    # A refresh costs a /proc scan: below MIN_INTERVAL it would only burn CPU on the host.
+    if not math.isfinite(args.interval) or args.interval < MIN_INTERVAL:
+        raise UsageError(f"nstui: --interval must be a number of seconds >= {MIN_INTERVAL}")
     from nstui.ui.app import run_app  # textual is imported only when the TUI starts
 
     return run_app(interval=args.interval)

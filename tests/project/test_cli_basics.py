@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 
 def _nstui(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -25,10 +27,12 @@ def test_unknown_subcommand_is_status_2() -> None:
     assert "Traceback" not in result.stderr
 
 
-def test_bad_interval_is_status_2() -> None:
-    result = _nstui("--interval", "0")
+@pytest.mark.parametrize("value", ["0", "-1", "nan", "inf", "1e-9", "abc"])
+def test_bad_interval_is_status_2(value: str) -> None:
+    result = _nstui("--interval", value)
     assert result.returncode == 2
     assert "interval" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_version() -> None:
