@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from nstui.cli.main import UsageError
@@ -283,7 +283,7 @@ def run_set(args: argparse.Namespace) -> int:
 # --- control ---------------------------------------------------------------------------------
 
 
-def _control(action: Any) -> int:
+def _control(action: Callable[[], control.ControlResult]) -> int:
     try:
         result = action()
     except (AuditError, CgroupGone) as exc:

@@ -9,7 +9,7 @@ refused with the reason, as it is without root on a live host.
 from __future__ import annotations
 
 import itertools
-from typing import Any
+from typing import Any, NoReturn
 
 from nstui.kernel.cgroups.audit import AuditEntry
 from nstui.kernel.cgroups.control import ControlResult
@@ -17,7 +17,7 @@ from nstui.kernel.cgroups.editor import UndoOutcome
 from nstui.kernel.cgroups.effective import Effective
 from nstui.kernel.cgroups.freezer import FreezeState
 from nstui.kernel.cgroups.hierarchy import Hierarchy
-from nstui.kernel.cgroups.knobs import all_knobs, cpu_limit_cpus
+from nstui.kernel.cgroups.knobs import Knob, all_knobs, cpu_limit_cpus
 from nstui.kernel.cgroups.readings import CgroupReading, KnobReading, Member, UsageSample
 from nstui.kernel.cgroups.units import format_size
 from nstui.kernel.cgroups.writer import WriteResult
@@ -173,7 +173,7 @@ class RecordedCgroupActions:
             hid=hid,
         )
 
-    def _knob(self, knob: Any, raw: str, path: str) -> KnobReading:
+    def _knob(self, knob: Knob, raw: str, path: str) -> KnobReading:
         usage = usage_number = None
         if knob.usage_file is not None and knob.usage_file in VALUES:
             usage_raw = VALUES[knob.usage_file].strip()
@@ -253,23 +253,23 @@ class RecordedCgroupActions:
     def needs_cpuset_copy(self, hid: int, path: str) -> bool:
         return False
 
-    def _refuse(self, *_args: Any, **_kwargs: Any) -> Any:
+    def _refuse(self) -> NoReturn:
         raise CgroupActionError(READ_ONLY)
 
     def set(self, *args: Any, **kwargs: Any) -> list[WriteResult]:
-        return self._refuse()  # type: ignore[no-any-return]
+        self._refuse()
 
     step = set
     set_unlimited = set
 
     def undo_last(self) -> UndoOutcome:
-        return self._refuse()  # type: ignore[no-any-return]
+        self._refuse()
 
     def undo(self, entry_id: str) -> UndoOutcome:
-        return self._refuse()  # type: ignore[no-any-return]
+        self._refuse()
 
     def make_child(self, *args: Any, **kwargs: Any) -> ControlResult:
-        return self._refuse()  # type: ignore[no-any-return]
+        self._refuse()
 
     remove = make_child
     move = make_child
