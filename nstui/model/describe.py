@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import shlex
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -348,68 +348,85 @@ def _format_map(ranges: Sequence[tuple[int, int, int]]) -> list[str]:
     ]
 
 
-def _facts_section(snapshot: Snapshot, namespace: Namespace) -> Section | None:
+def _interfaces_section(snapshot: Snapshot, namespace: Namespace) -> Section:
     facts = namespace.facts
-    ns_type = namespace.type
-    if ns_type is NsType.NET:
-        rows = []
-        for iface in facts.interfaces:
-            traffic = (
-                f"rx {human_bytes(iface.rx_bytes)} ({iface.rx_packets} pkts)  "
-                f"tx {human_bytes(iface.tx_bytes)} ({iface.tx_packets} pkts)"
-            )
-            rows.append(Row(iface.name, traffic))
-            if iface.addresses:
-                rows.append(Row("", "  ".join(iface.addresses)))
-        if not rows:
-            rows.append(Row("interfaces", "not read", Tone.MUTED))
-        elif facts.unplaced_addresses:
-            rows.append(Row("other", "  ".join(facts.unplaced_addresses)))
-            rows.append(Row("", "(/proc does not say which interface)", Tone.MUTED))
-        return Section("Interfaces", tuple(rows))
-    if ns_type is NsType.USER:
-        rows = []
-        for name, ranges in (("uid map", facts.uid_map), ("gid map", facts.gid_map)):
-            lines = _format_map([(r.inside, r.outside, r.count) for r in ranges])
-            if not lines:
-                rows.append(Row(name, "not read", Tone.MUTED))
-            for i, line in enumerate(lines):
-                rows.append(Row(name if i == 0 else "", line))
-        return Section("ID maps", tuple(rows), "inside → outside (ids on the parent's side)")
-    if ns_type is NsType.PID:
-        rows = [
-            Row(
-                "level",
-                "not read" if facts.pid_level is None else str(facts.pid_level),
-                Tone.MUTED if facts.pid_level is None else Tone.PLAIN,
-            )
-        ]
-        init = facts.init_pid
-        if init is None:
-            rows.append(Row("init", "not seen", Tone.MUTED))
-        else:
-            process = snapshot.processes.get(init)
-            rows.append(Row("init", f"{init} {process.command}" if process else str(init)))
-        return Section("Pid namespace", tuple(rows), "its pid 1; when it exits, all members die")
-    if ns_type is NsType.TIME:
-        rows = [
-            Row(clock, f"{secs} s {nsecs} ns")
-            for clock, (secs, nsecs) in sorted(facts.time_offsets.items())
-        ]
-        if not rows:
-            rows.append(Row("offsets", "none read (same clocks as the host)", Tone.MUTED))
-        return Section("Clock offsets", tuple(rows))
-    if ns_type is NsType.UTS:
-        hostname = facts.hostname
-        if hostname is None and snapshot.host.host_ns.get(NsType.UTS) == namespace.id:
-            hostname = snapshot.host.hostname
-        if hostname is not None:
-            host = snapshot.host.host_ns.get(NsType.UTS)
-            tone = Tone.HIGHLIGHT if host is not None and host != namespace.id else Tone.PLAIN
-            return Section("UTS", (Row("hostname", hostname or "(empty)", tone),))
-        why = "not read (needs entering it: root)" if namespace.pids else "not read (no process)"
-        return Section("UTS", (Row("hostname", why, Tone.MUTED),))
-    return None
+    rows = []
+    for iface in facts.interfaces:
+        traffic = (
+            f"rx {human_bytes(iface.rx_bytes)} ({iface.rx_packets} pkts)  "
+            f"tx {human_bytes(iface.tx_bytes)} ({iface.tx_packets} pkts)"
+        )
+        rows.append(Row(iface.name, traffic))
+        if iface.addresses:
+            rows.append(Row("", "  ".join(iface.addresses)))
+    if not rows:
+        rows.append(Row("interfaces", "not read", Tone.MUTED))
+    elif facts.unplaced_addresses:
+        rows.append(Row("other", "  ".join(facts.unplaced_addresses)))
+        rows.append(Row("", "(/proc does not say which interface)", Tone.MUTED))
+    return Section("Interfaces", tuple(rows))
+
+
+def _id_maps_section(snapshot: Snapshot, namespace: Namespace) -> Section:
+    facts = namespace.facts
+    rows = []
+    for name, ranges in (("uid map", facts.uid_map), ("gid map", facts.gid_map)):
+        lines = _format_map([(r.inside, r.outside, r.count) for r in ranges])
+        if not lines:
+            rows.append(Row(name, "not read", Tone.MUTED))
+        for i, line in enumerate(lines):
+            rows.append(Row(name if i == 0 else "", line))
+    return Section("ID maps", tuple(rows), "inside → outside (ids on the parent's side)")
+
+
+def _pid_ns_section(snapshot: Snapshot, namespace: Namespace) -> Section:
+    facts = namespace.facts
+    rows = [
+        Row(
+            "level",
+            "not read" if facts.pid_level is None else str(facts.pid_level),
+            Tone.MUTED if facts.pid_level is None else Tone.PLAIN,
+        )
+    ]
+    init = facts.init_pid
+    if init is None:
+        rows.append(Row("init", "not seen", Tone.MUTED))
+    else:
+        process = snapshot.processes.get(init)
+        rows.append(Row("init", f"{init} {process.command}" if process else str(init)))
+    return Section("Pid namespace", tuple(rows), "its pid 1; when it exits, all members die")
+
+
+def _clock_offsets_section(snapshot: Snapshot, namespace: Namespace) -> Section:
+    rows = [
+        Row(clock, f"{secs} s {nsecs} ns")
+        for clock, (secs, nsecs) in sorted(namespace.facts.time_offsets.items())
+    ]
+    if not rows:
+        rows.append(Row("offsets", "none read (same clocks as the host)", Tone.MUTED))
+    return Section("Clock offsets", tuple(rows))
+
+
+def _uts_section(snapshot: Snapshot, namespace: Namespace) -> Section:
+    host = snapshot.host.host_ns.get(NsType.UTS)
+    hostname = namespace.facts.hostname
+    if hostname is None and host == namespace.id:
+        hostname = snapshot.host.hostname
+    if hostname is not None:
+        tone = Tone.HIGHLIGHT if host is not None and host != namespace.id else Tone.PLAIN
+        return Section("UTS", (Row("hostname", hostname or "(empty)", tone),))
+    why = "not read (needs entering it: root)" if namespace.pids else "not read (no process)"
+    return Section("UTS", (Row("hostname", why, Tone.MUTED),))
+
+
+#: What can be read about a namespace beyond its identity, per type (the others: nothing).
+_FACT_SECTIONS: dict[NsType, Callable[[Snapshot, Namespace], Section]] = {
+    NsType.NET: _interfaces_section,
+    NsType.USER: _id_maps_section,
+    NsType.PID: _pid_ns_section,
+    NsType.TIME: _clock_offsets_section,
+    NsType.UTS: _uts_section,
+}
 
 
 def describe_namespace(snapshot: Snapshot, ns_id: NsId) -> Description:
@@ -424,9 +441,9 @@ def describe_namespace(snapshot: Snapshot, ns_id: NsId) -> Description:
     holders = _holder_rows(snapshot, namespace)
     if holders:
         sections.append(Section("Held by", tuple(holders)))
-    facts = _facts_section(snapshot, namespace)
-    if facts is not None:
-        sections.append(facts)
+    facts_section = _FACT_SECTIONS.get(ns_id.type)
+    if facts_section is not None:
+        sections.append(facts_section(snapshot, namespace))
     sections.append(_members_section(snapshot, namespace.pids))
     title = f"{ns_id.type.value} namespace {ns_id.ino}"
     return _done("namespace", title, label_for_namespace(snapshot, ns_id), sections)
