@@ -211,7 +211,7 @@ class LiveSource:
                     if key[0] == h.hid:
                         cgroups[key] = cg
                 continue
-            for cg in walk(h):
+            for cg in walk(h, procs=False):
                 cgroups[(cg.hid, cg.path)] = cg
                 for tid in cg.tids or cg.pids:
                     p = procs.get(tid)
@@ -316,9 +316,10 @@ def _host_namespaces(proc: str, interner: Interner) -> tuple[dict[NsType, NsId],
 
 
 def _walk_all(hierarchies: Iterable[Hierarchy]) -> dict[tuple[int, str], Cgroup]:
+    # v1 member pids come from the tids and the process scan (_reconcile_cgroups)
     out: dict[tuple[int, str], Cgroup] = {}
     for h in hierarchies:
-        for cg in walk(h):
+        for cg in walk(h, procs=False):
             out[(cg.hid, cg.path)] = cg
     return out
 
@@ -331,18 +332,38 @@ def _membership(
     The leader's thread id is its pid, so the tid lists (v1 tasks, v2 cgroup.threads) place
     a process by its leader's cgroup as /proc/PID/cgroup does, even when threads are split.
     """
-    parts: dict[int, list[int | str]] = {}
+    # One {tid: path} per hierarchy, filled and intersected by dict/set methods (C loops):
+    # the root cgroup of each v1 hierarchy lists nearly every thread of the host.
+    by_hid: dict[int, dict[int, str]] = {}
+    listed: dict[int, int] = {}
     for (hid, path), cg in cgroups.items():
-        for tid in cg.tids or cg.pids:
-            found = parts.get(tid)
-            if found is None:
-                parts[tid] = [hid, path]
-            else:
-                found += (hid, path)
-    want = 2 * nhierarchies
-    return {
-        tid: interner.cgroup_map(tuple(found)) for tid, found in parts.items() if len(found) == want
-    }
+        ids = cg.tids or cg.pids
+        by_hid.setdefault(hid, {}).update(dict.fromkeys(ids, path))
+        listed[hid] = listed.get(hid, 0) + len(ids)
+    if len(by_hid) != nhierarchies or not by_hid:
+        return {}
+    hids = list(by_hid)
+    maps = [by_hid[hid] for hid in hids]
+    placed = set(maps[0]).intersection(*maps[1:])
+    for hid, paths in by_hid.items():
+        if listed[hid] != len(paths):  # a tid in two cgroups of one hierarchy (moved mid-walk)
+            seen: set[int] = set()
+            for (chid, _), cg in cgroups.items():
+                if chid == hid:
+                    ids = cg.tids or cg.pids
+                    placed.difference_update(seen.intersection(ids))
+                    seen.update(ids)
+    tids = list(placed)
+    shared: dict[tuple[str, ...], dict[int, str]] = {}
+    out: dict[int, dict[int, str]] = {}
+    columns = [map(m.__getitem__, tids) for m in maps]
+    for tid, paths_of in zip(tids, zip(*columns, strict=True), strict=True):
+        found = shared.get(paths_of)
+        if found is None:
+            key = tuple(x for pair in zip(hids, paths_of, strict=True) for x in pair)
+            found = shared[paths_of] = interner.cgroup_map(key)
+        out[tid] = found
+    return out
 
 
 def _reconcile_cgroups(

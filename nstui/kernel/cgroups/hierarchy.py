@@ -234,19 +234,21 @@ def _read_ids(path: str) -> tuple[int, ...]:
     """Pids or tids of a cgroup file, ascending and unique (v1 lists may repeat a pid)."""
     with open(path, "rb") as f:
         data = f.read()
-    return tuple(sorted({int(x) for x in data.split()}))
+    # map/set/sorted run in C: the root of a v1 hierarchy lists every thread of the host
+    return tuple(sorted(set(map(int, data.split()))))
 
 
-def _cgroup_at(h: Hierarchy, directory: str, path: str) -> Cgroup | None:
+def _cgroup_at(h: Hierarchy, directory: str, path: str, procs: bool = True) -> Cgroup | None:
     """Read one cgroup directory; None when it was removed meanwhile."""
     try:
+        pids: tuple[int, ...] = ()
         try:
-            pids = _read_ids(os.path.join(directory, "cgroup.procs"))
+            if procs or h.version != 1:
+                pids = _read_ids(os.path.join(directory, "cgroup.procs"))
         except OSError as exc:
             # a threaded v2 cgroup refuses cgroup.procs: normal, its threads are listed
             if exc.errno not in (errno.EOPNOTSUPP, errno.EACCES, errno.EPERM):
                 raise
-            pids = ()
         tids_file = "tasks" if h.version == 1 else "cgroup.threads"
         try:
             tids = _read_ids(os.path.join(directory, tids_file))
@@ -270,17 +272,20 @@ def _cgroup_at(h: Hierarchy, directory: str, path: str) -> Cgroup | None:
     return Cgroup(h.hid, path, pids, tids, controllers, subtree, threaded)
 
 
-def walk(h: Hierarchy) -> Iterator[Cgroup]:
+def walk(h: Hierarchy, *, procs: bool = True) -> Iterator[Cgroup]:
     """Every cgroup of hierarchy H, parents before children, siblings by name.
 
     Paths are hierarchy paths as /proc/PID/cgroup prints them (the mount root prefixed).
     A cgroup removed mid-walk is skipped silently; its children are then not visited.
+    PROCS false leaves ``pids`` of a v1 cgroup empty (its ``tasks`` are read): for a caller
+    that knows which tids are processes (a process scan), as reading cgroup.procs too
+    costs the kernel a second pass over every member.
     """
     root = "/" + "/".join(p for p in h.root.split("/") if p)
     stack: list[tuple[str, str]] = [(h.mountpoint, root)]
     while stack:
         directory, path = stack.pop()
-        cgroup = _cgroup_at(h, directory, path)
+        cgroup = _cgroup_at(h, directory, path, procs)
         if cgroup is None:
             continue
         yield cgroup
