@@ -230,6 +230,24 @@ def test_kept_namespace_outlives_its_process_and_release_removes_it(
     assert path not in holders()
 
 
+def test_keep_never_shadows_a_file_with_content_or_a_directory(
+    targets: Targets, tmp_path: Path
+) -> None:
+    """A bind mount would hide what is there: keep refuses, and the path stays as it was."""
+    pid = targets.start(["--net"], "exec sleep 1000")
+    mounts_before = mountinfo()
+    precious = tmp_path / "passwd"
+    precious.write_text("root:x:0:0::/root:/bin/sh\n")
+    with pytest.raises(NsHelperError, match="exists and is not empty") as full:
+        nshelper.persist(pid, "net", str(precious))
+    assert full.value.kind == nshelper.INVALID
+    assert precious.read_text() == "root:x:0:0::/root:/bin/sh\n"
+    with pytest.raises(NsHelperError, match="exists and is not a regular file"):
+        nshelper.persist(pid, "net", str(tmp_path))
+    assert tmp_path.is_dir()
+    assert mountinfo() == mounts_before
+
+
 def test_release_refuses_what_is_not_a_kept_namespace(tmp_path: Path) -> None:
     with pytest.raises(NsHelperError, match="does not keep a namespace"):
         nshelper.release(str(tmp_path))
