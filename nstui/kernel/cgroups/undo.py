@@ -38,22 +38,18 @@ def undo_input(knob: Knob, before: str | None, written: str) -> tuple[str, str]:
         raise NotUndoable(f"the old value of {knob.file} was not recorded")
     if isinstance(vtype, IoMaxType):
         device = written.split()[0]
-        for line in before.splitlines():
-            if line.split()[:1] == [device]:
-                return knob.file, line.strip()
-        return knob.file, f"{device} " + " ".join(f"{k}=max" for k in io.IO_MAX_KEYS)
-    if isinstance(vtype, (DeviceValueType, IfPrioType)):
+        unlimited = f"{device} " + " ".join(f"{k}=max" for k in io.IO_MAX_KEYS)
+        return knob.file, _line_of(before, device) or unlimited
+    if isinstance(vtype, IfPrioType):
+        name = written.split()[0]
+        return knob.file, _line_of(before, name) or f"{name} 0"
+    if isinstance(vtype, DeviceValueType):
         key = written.split()[0]
-        old = io.parse_device_values(before) if isinstance(vtype, DeviceValueType) else None
-        if old is not None:
-            if key in old:
-                return knob.file, f"{key} {old[key]}"
-            if key == "default":
-                raise NotUndoable("the old default weight was not recorded")
-            return knob.file, f"{key} 0"
-        for line in before.splitlines():
-            if line.split()[:1] == [key]:
-                return knob.file, line.strip()
+        old = io.parse_device_values(before)
+        if key in old:
+            return knob.file, f"{key} {old[key]}"
+        if key == "default":
+            raise NotUndoable("the old default weight was not recorded")
         return knob.file, f"{key} 0"
     if isinstance(vtype, BoolType) and "\n" in before:
         first = before.splitlines()[0].split()
@@ -62,3 +58,11 @@ def undo_input(knob: Knob, before: str | None, written: str) -> tuple[str, str]:
     if not text:
         raise NotUndoable(f"{knob.file} was empty before; an empty value cannot be written")
     return knob.file, text
+
+
+def _line_of(before: str, key: str) -> str | None:
+    """The line of a per-device (or per-interface) file that starts with KEY, if any."""
+    for line in before.splitlines():
+        if line.split()[:1] == [key]:
+            return line.strip()
+    return None
