@@ -47,11 +47,6 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         require_root(*(marker.args[:1]))
 
 
-def session_tag() -> str:
-    """The tag of this test session, carried by every object the shared fixtures make."""
-    return leakcheck.session_tag()
-
-
 def pytest_configure(config: pytest.Config) -> None:
     if leakcheck.enabled():
         config.pluginmanager.register(leakcheck.LeakCheckPlugin(), "nstui-leakcheck")
