@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from nstui.kernel import syscalls
-from nstui.kernel.mountinfo import parse_mountinfo
+from nstui.kernel.mountinfo import Mount, parse_mountinfo
 
 from .leaks import TEST_MARKER
 
@@ -31,7 +31,7 @@ class ControllerMissing(LookupError):
     """The controller is mounted nowhere on this host."""
 
 
-def _mounts() -> list[Any]:
+def _mounts() -> list[Mount]:
     with open("/proc/self/mountinfo", encoding="utf-8", errors="surrogateescape") as f:
         return parse_mountinfo(f.read())
 
@@ -212,8 +212,7 @@ class Spawner:
 
 
 def mounted_at(target: str) -> bool:
-    with open("/proc/self/mountinfo", encoding="utf-8", errors="surrogateescape") as f:
-        return any(m.mountpoint == target for m in parse_mountinfo(f.read()))
+    return any(m.mountpoint == target for m in _mounts())
 
 
 def unmount_all(target: str) -> str | None:
