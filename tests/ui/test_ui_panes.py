@@ -7,8 +7,11 @@ target is not on this host, which is fine: what is tested here is the wiring fro
 
 from __future__ import annotations
 
+import asyncio
 import importlib
+import time
 from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -24,6 +27,19 @@ from .helpers import settle, sync
 Setup = Callable[[Pilot[int]], Awaitable[None]]
 
 
+def is_screen(app: NstuiApp, cls: type) -> bool:
+    return isinstance(app.screen, cls)
+
+
+async def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.01)
+    return True
+
+
 def _app(pilot: Pilot[int]) -> NstuiApp:
     app = pilot.app
     assert isinstance(app, NstuiApp)
@@ -33,18 +49,24 @@ def _app(pilot: Pilot[int]) -> NstuiApp:
 async def _on_process(pilot: Pilot[int]) -> None:
     # Views are switched by action here (the number keys have their own tests): a key press
     # in Pilot waits for the whole process to go idle, refresh workers included.
-    _app(pilot).action_show_view("processes")
-    assert _app(pilot).processes_view.select_key(21)
+    app = _app(pilot)
+    app.action_show_view("processes")
+    assert await wait_for(lambda: app.focused is app.processes_view)
+    assert app.processes_view.select_key(21)
 
 
 async def _on_namespace(pilot: Pilot[int]) -> None:
-    _app(pilot).action_show_view("namespaces")
-    assert _app(pilot).namespaces_view.select_key(CONTAINER_NS[NsType.NET])
+    app = _app(pilot)
+    app.action_show_view("namespaces")
+    assert await wait_for(lambda: app.focused is app.namespaces_view)
+    assert app.namespaces_view.select_key(CONTAINER_NS[NsType.NET])
 
 
 async def _on_cgroup(pilot: Pilot[int]) -> None:
-    _app(pilot).action_show_view("cgroups")
-    assert _app(pilot).cgroups_view.select_key((3, "/user.slice"))
+    app = _app(pilot)
+    app.action_show_view("cgroups")
+    assert await wait_for(lambda: app.focused is app.cgroups_view)
+    assert app.cgroups_view.select_key((3, "/user.slice"))
 
 
 async def _nothing(pilot: Pilot[int]) -> None:
@@ -80,12 +102,13 @@ async def test_each_pane_opens_from_the_app_and_closes(actions: Actions) -> None
             cls = getattr(importlib.import_module(module), cls_name)
             app.action_show_view("processes")
             await setup(pilot)
-            await pilot.press(key)
-            await pilot.pause()
-            assert isinstance(app.screen, cls), (name, app.screen)
+            # simulate_key, not pilot.press: press waits until the whole process is idle,
+            # and the panes' own workers (usage sampling) keep it busy.
+            app.simulate_key(key)
+            assert await wait_for(partial(is_screen, app, cls)), (name, app.screen)
+            await pilot.pause()  # let the pane finish mounting before it is dismissed
             app.screen.dismiss(None)
-            await pilot.pause()
-            assert len(app.screen_stack) == 1, name
+            assert await wait_for(lambda: len(app.screen_stack) == 1), name
         # The app went on refreshing behind the panes (each dismissal asks for a refresh).
         await settle(pilot)
         assert app.refreshes > 1
