@@ -23,6 +23,7 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
+from textual.widgets.data_table import CellDoesNotExist
 
 from nstui.model.actions import Actions
 from nstui.model.cgroup_actions import (
@@ -425,7 +426,7 @@ class LimitsScreen(Screen[None]):
             return None
         try:
             key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        except Exception:  # cursor outside the rows during a rebuild
+        except CellDoesNotExist:  # cursor outside the rows during a rebuild
             return None
         return None if key is None else str(key)
 
