@@ -22,7 +22,7 @@ from nstui.kernel.nstypes import NS_TYPES, NsType
 from nstui.model.actions import Actions
 from nstui.model.ns_actions import EnterOptions, LaunchHandle
 from nstui.model.snapshot import Snapshot
-from nstui.ui.screens.ns_form import NsDialog, argv_preview, run_attached, split_command
+from nstui.ui.screens.ns_form import NsDialog, argv_preview, run_attached
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,13 +140,8 @@ class EnterNamespacesScreen(NsDialog[None]):
 
     def request(self) -> EnterRequest | None:
         types = tuple(t for t in NS_TYPES if self.query_one(f"#ns-{t.value}", Checkbox).value)
-        try:
-            argv = split_command(self.query_one("#command", Input).value)
-        except ValueError as exc:
-            self._say(f"The command cannot be split: {exc}.")
-            return None
-        if not argv:
-            self._say("Type a command to run.")
+        argv = self._typed_command()
+        if argv is None:
             return None
         options = EnterOptions(
             root=self.query_one("#root", Checkbox).value,

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from textual import on
 from textual.app import App
 from textual.screen import ModalScreen
-from textual.widgets import Button, Static
+from textual.widgets import Button, Input, Static
 
 from nstui.kernel.nstypes import NsType
 from nstui.model.ns_actions import LaunchHandle, NsHelperError, wait_in_foreground
@@ -50,6 +50,18 @@ class NsDialog(ModalScreen[ResultT | None]):
         message = self.query_one("#message", Static)
         message.set_classes(kind)
         message.update(text)
+
+    def _typed_command(self) -> list[str] | None:
+        """The argv typed in the pane's #command input, or None after saying what is wrong."""
+        try:
+            argv = split_command(self.query_one("#command", Input).value)
+        except ValueError as exc:
+            self._say(f"The command cannot be split: {exc}.")
+            return None
+        if not argv:
+            self._say("Type a command to run.")
+            return None
+        return argv
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -35,7 +35,6 @@ from nstui.ui.screens.ns_form import (
     NsDialog,
     argv_preview,
     run_attached,
-    split_command,
 )
 
 #: Checked when the pane opens: a container-like set that keeps the network.
@@ -131,13 +130,8 @@ class RunInNamespacesScreen(NsDialog[int]):
     def request(self) -> RunRequest | None:
         """What the form asks for, or None after showing why it cannot run."""
         types = tuple(t for t in NS_TYPES if self.query_one(f"#ns-{t.value}", Checkbox).value)
-        try:
-            argv = split_command(self.query_one("#command", Input).value)
-        except ValueError as exc:
-            self._say(f"The command cannot be split: {exc}.")
-            return None
-        if not argv:
-            self._say("Type a command to run.")
+        argv = self._typed_command()
+        if argv is None:
             return None
         hostname = self.query_one("#hostname", Input).value.strip() or None
         cwd = self.query_one("#cwd", Input).value.strip() or None
