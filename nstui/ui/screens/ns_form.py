@@ -73,7 +73,9 @@ class NsDialog(ModalScreen[ResultT | None]):
 
 def split_command(text: str) -> list[str]:
     """The argv a shell would make of ``text`` (quotes and escapes; no expansion).
-    ValueError for unbalanced quotes."""
+    ValueError for unbalanced quotes, and for a NUL, which no argument to execve can hold."""
+    if "\0" in text:
+        raise ValueError("a command cannot contain a NUL character")
     return shlex.split(text)
 
 
