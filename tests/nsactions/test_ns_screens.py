@@ -183,6 +183,9 @@ async def test_run_pane_refuses_bad_forms_without_calling() -> None:
         app.pane.query_one("#command", Input).value = "   "
         await pilot.press("ctrl+r")
         assert message(app) == "Type a command to run."
+        app.pane.query_one("#command", Input).value = "sh -c 'echo \x00'"
+        await pilot.press("ctrl+r")
+        assert "cannot contain a NUL" in message(app)
         await pilot.press("escape")
         await pilot.pause()
     assert fake.calls == []
