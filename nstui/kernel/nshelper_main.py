@@ -570,28 +570,6 @@ def make_private_mount(directory: str) -> None:
     mount("none", directory, None, MS_PRIVATE, f"cannot make {directory} private")
 
 
-def make_mount_file(path: str, real: str) -> bool:
-    """An empty regular file to bind a namespace onto at ``real`` (``path`` as the user gave
-    it, for messages): True when it was created here, False when an empty one was there."""
-    try:
-        fd = os.open(real, os.O_RDONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o444)
-    except FileExistsError:
-        if os.path.isdir(real) or os.path.islink(real) or not os.path.isfile(real):
-            raise HelperError(INVALID, f"{path} exists and is not a regular file") from None
-        if os.path.getsize(real) != 0:
-            # A bind mount would hide its content: never shadow a real file (/etc/passwd...).
-            raise HelperError(
-                INVALID, f"{path} exists and is not empty: choose another path"
-            ) from None
-        return False
-    except OSError as exc:
-        raise HelperError(
-            _errno_kind(exc.errno or 0), f"cannot create {path}: {exc.strerror}"
-        ) from None
-    os.close(fd)
-    return True
-
-
 def do_keep(args: Args, status: Status) -> int:
     pid = args.int("pid")
     pidfd = args.int("pidfd")
@@ -619,7 +597,23 @@ def do_keep(args: Args, status: Status) -> int:
     held = nsfs_mount_at(real)
     if held is not None:
         raise HelperError(INVALID, f"{path} already keeps {held}: release it first")
-    created = make_mount_file(path, real)
+    created = False
+    try:
+        fd = os.open(real, os.O_RDONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o444)
+        os.close(fd)
+        created = True
+    except FileExistsError:
+        if os.path.isdir(real) or os.path.islink(real) or not os.path.isfile(real):
+            raise HelperError(INVALID, f"{path} exists and is not a regular file") from None
+        if os.path.getsize(real) != 0:
+            # A bind mount would hide its content: never shadow a real file (/etc/passwd...).
+            raise HelperError(
+                INVALID, f"{path} exists and is not empty: choose another path"
+            ) from None
+    except OSError as exc:
+        raise HelperError(
+            _errno_kind(exc.errno or 0), f"cannot create {path}: {exc.strerror}"
+        ) from None
     try:
         mount(f"/proc/self/fd/{ns_fd}", real, None, MS_BIND, f"cannot bind {ns_type} onto {path}")
     except HelperError as exc:
