@@ -58,6 +58,8 @@ def test_specs_resolve(spec: str, hid: int, path: str) -> None:
         ("net_cls:/x", "no mounted hierarchy has controller 'net_cls'"),
         ("", "empty"),
         ("memory:/a\0b", "NUL"),
+        ("0\r/", "control character"),
+        ("memory:/a\tb", "control character"),
     ],
 )
 def test_unsafe_or_unknown_specs_are_refused(spec: str, reason: str) -> None:

@@ -134,6 +134,12 @@ def parse_cgroup_spec(text: str, hierarchies: Sequence[Hierarchy]) -> CgroupRef:
     spec = text.strip()
     if not spec:
         raise CgroupPathError("empty cgroup path")
+    # Typed text only: a control character is a typo or paste accident (strip() would drop
+    # one at the end but keep it inside, so the same name could parse two ways).
+    bad = next((c for c in spec if c < " " or c == "\x7f"), None)
+    if bad is not None:
+        what = "a NUL byte" if bad == "\0" else f"the control character {bad!r}"
+        raise CgroupPathError(f"{spec!r}: contains {what}")
     if ":" in spec and not spec.startswith("/"):
         controller, _, path = spec.partition(":")
         hierarchy = hierarchy_for_controller(controller, hierarchies)
