@@ -71,6 +71,12 @@ def run_tui(args: argparse.Namespace) -> int:
     # A refresh costs a /proc scan: below MIN_INTERVAL it would only burn CPU on the host.
     if not math.isfinite(args.interval) or args.interval < MIN_INTERVAL:
         raise UsageError(f"nstui: --interval must be a number of seconds >= {MIN_INTERVAL}")
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        # cron, `ssh host nstui` without -t, a pipe: a full-screen UI would only spray escapes.
+        raise UsageError(
+            "nstui: not a terminal; use a subcommand for scripts (nstui snapshot --json, "
+            "nstui ns, nstui cg ...)"
+        )
     from nstui.ui.app import run_app  # textual is imported only when the TUI starts
 
     return run_app(interval=args.interval)

@@ -39,3 +39,16 @@ def test_version() -> None:
     result = _nstui("--version")
     assert result.returncode == 0
     assert result.stdout.startswith("nstui ")
+
+
+def test_tui_without_a_terminal_says_so() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "nstui"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 2
+    assert "not a terminal" in result.stderr
+    assert result.stdout == ""
