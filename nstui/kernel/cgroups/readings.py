@@ -87,6 +87,22 @@ def _int(text: str | None) -> int | None:
         return None
 
 
+def _field(text: str | None, key: str) -> int | None:
+    """KEY's value in a ``key value`` file (cpu.stat, memory.events...); None when the file is
+    missing or does not parse (a reading shows what it can rather than failing)."""
+    if not text:
+        return None
+    try:
+        return parse_flat_keyed(text).get(key)
+    except ValueError:
+        return None
+
+
+def _ids(text: str | None) -> list[int]:
+    """Pids or tids of cgroup.procs / tasks / cgroup.threads, sorted; non-numbers skipped."""
+    return sorted({int(w) for w in (text or "").split() if w.isdigit()})
+
+
 def _knob_reading(ref: CgroupRef, knob: Knob, directory: CgroupDir) -> KnobReading:
     try:
         raw = directory.read_raw(knob.file).strip()
@@ -103,7 +119,7 @@ def _knob_reading(ref: CgroupRef, knob: Knob, directory: CgroupDir) -> KnobReadi
         usage_raw = directory.read(knob.usage_file)
         if usage_raw is not None:
             if knob.usage_file in ("cpu.stat",):
-                usec = parse_flat_keyed(usage_raw).get("usage_usec")
+                usec = _field(usage_raw, "usage_usec")
                 usage_number = None if usec is None else float(usec)
                 usage = None if usec is None else f"{usec / 1e6:.1f} s total"
             elif knob.usage_file == "cpuacct.usage":
@@ -144,10 +160,9 @@ def read_sample(directory: CgroupDir, version: int) -> UsageSample:
         memory = _int(directory.read("memory.current"))
         limit_raw = directory.read("memory.max")
         stat = directory.read("cpu.stat")
-        cpu_usec = parse_flat_keyed(stat).get("usage_usec") if stat else None
-        throttled = parse_flat_keyed(stat).get("nr_throttled") if stat else None
-        events = directory.read("memory.events")
-        oom = parse_flat_keyed(events).get("oom_kill") if events else None
+        cpu_usec = _field(stat, "usage_usec")
+        throttled = _field(stat, "nr_throttled")
+        oom = _field(directory.read("memory.events"), "oom_kill")
         cpu_max = directory.read("cpu.max")
         cpu_limit = None
         if cpu_max is not None:
@@ -168,10 +183,8 @@ def read_sample(directory: CgroupDir, version: int) -> UsageSample:
         limit_raw = directory.read("memory.limit_in_bytes")
         usage_ns = _int(directory.read("cpuacct.usage"))
         cpu_usec = None if usage_ns is None else usage_ns // 1000
-        stat = directory.read("cpu.stat")
-        throttled = parse_flat_keyed(stat).get("nr_throttled") if stat else None
-        oom_text = directory.read("memory.oom_control")
-        oom = parse_flat_keyed(oom_text).get("oom_kill") if oom_text else None
+        throttled = _field(directory.read("cpu.stat"), "nr_throttled")
+        oom = _field(directory.read("memory.oom_control"), "oom_kill")
         quota = _int(directory.read("cpu.cfs_quota_us"))
         period = _int(directory.read("cpu.cfs_period_us"))
         cpu_limit = quota / period if quota is not None and quota > 0 and period else None
@@ -234,6 +247,18 @@ def _member(pid: int) -> Member | None:
     return Member(pid, comm, threads, ticks, rss)
 
 
+def _freeze_state(directory: CgroupDir, version: int) -> FreezeState | None:
+    """None where there is no freezer (v1 without it, a v2 root) or its files do not parse."""
+    try:
+        if version == 2:
+            asked, events = directory.read("cgroup.freeze"), directory.read("cgroup.events")
+            return None if asked is None or events is None else v2_state(asked, events)
+        state = directory.read("freezer.state")
+        return None if state is None else parse_v1_state(state)
+    except ValueError:
+        return None
+
+
 def read_cgroup(ref: CgroupRef, *, members_limit: int = 500) -> CgroupReading:
     """Read REF once. Raises CgroupGone when it vanished."""
     with CgroupDir(ref) as directory:
@@ -242,26 +267,15 @@ def read_cgroup(ref: CgroupRef, *, members_limit: int = 500) -> CgroupReading:
             _knob_reading(ref, knob, directory) for knob in knobs_for_files(ref.version, files)
         )
         sample = read_sample(directory, ref.version)
-        procs = sorted({int(w) for w in (directory.read("cgroup.procs") or "").split()})
-        tids_file = "tasks" if ref.version == 1 else "cgroup.threads"
-        tids = tuple(sorted({int(w) for w in (directory.read(tids_file) or "").split()}))
+        procs = _ids(directory.read("cgroup.procs"))
+        tids = tuple(_ids(directory.read("tasks" if ref.version == 1 else "cgroup.threads")))
         if ref.version == 2:
             controllers = tuple((directory.read("cgroup.controllers") or "").split())
             subtree = tuple((directory.read("cgroup.subtree_control") or "").split())
-            freeze_text, events = directory.read("cgroup.freeze"), directory.read("cgroup.events")
-            freeze = (
-                v2_state(freeze_text, events)
-                if freeze_text is not None and events is not None
-                else None
-            )
         else:
             controllers = ref.hierarchy.controllers
             subtree = ()
-            state = directory.read("freezer.state")
-            try:
-                freeze = parse_v1_state(state) if state is not None else None
-            except ValueError:
-                freeze = None
+        freeze = _freeze_state(directory, ref.version)
         children = tuple(directory.children())
     members = tuple(m for m in (_member(pid) for pid in procs[:members_limit]) if m is not None)
     threads = tuple(m for m in (_member(tid) for tid in tids[:members_limit]) if m is not None)
