@@ -452,4 +452,5 @@ def cpu_limit_cpus(knob: Knob, raw: str, ctx: Context) -> float | None:
     period_raw = ctx.read("cpu.cfs_period_us")
     if quota is None or period_raw is None or not period_raw.strip().isdigit():
         return None
-    return quota / int(period_raw)
+    period = int(period_raw)
+    return quota / period if period > 0 else None  # the kernel never shows 0; a guard all the same
