@@ -240,7 +240,7 @@ class LimitsScreen(Screen[None]):
         except CgroupActionError as exc:
             self.post_message(self.Polled((), str(exc), block))
             return
-        except OSError as exc:  # unexpected: still never a traceback in the pane
+        except (OSError, ValueError) as exc:  # unexpected: still an answer, so polling goes on
             self.post_message(self.Polled((), f"cannot read {self.path}: {exc}", block))
             return
         self.post_message(self.Polled(readings, None, block))
