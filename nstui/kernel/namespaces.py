@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING
@@ -270,8 +270,11 @@ def group_members(processes: Mapping[int, Process]) -> dict[NsId, list[int]]:
     second step, so the result does not depend on that sharing.
     """
     by_dict: dict[int, tuple[dict[NsType, NsId], list[int]]] = {}
-    for pid in sorted(processes):
-        ns = processes[pid].ns
+    items: Iterable[tuple[int, Process]] = processes.items()
+    if list(processes) != sorted(processes):  # a scan's dict is ascending already
+        items = sorted(items)
+    for pid, process in items:
+        ns = process.ns
         entry = by_dict.get(id(ns))
         if entry is None:
             by_dict[id(ns)] = (ns, [pid])
@@ -339,14 +342,15 @@ def build_namespaces(
 
     for ns_id in sorted(seen, key=_display_order):
         pids = members.get(ns_id, [])
-        ns_holders = sorted(held.get(ns_id, []), key=lambda h: (h.kind.value, h.pid, h.path))
-        paths: list[tuple[str, int | None]] = [
-            (f"{proc}/{pid}/ns/{ns_id.type.value}", pid) for pid in pids[:_OPEN_TRIES]
-        ]
-        paths += [(_holder_path(h, ns_id.type, proc), None) for h in ns_holders]
+        ns_holders = (
+            sorted(held[ns_id], key=lambda h: (h.kind.value, h.pid, h.path))
+            if ns_id in held
+            else []
+        )
         links = NsLinks(None, None, None, None)
         via_pid: int | None = None
-        opened = _open_verified(paths, ns_id)
+        # a generator: the paths after the first that opens are never formatted
+        opened = _open_verified(_ns_paths(ns_id, pids, ns_holders, proc), ns_id)
         if opened is not None:
             fd, via_pid = opened
             try:
@@ -384,6 +388,17 @@ def build_namespaces(
             kernel_id=links.kernel_id,
         )
     return _with_references(result, members.keys() | held.keys())
+
+
+def _ns_paths(
+    ns_id: NsId, pids: list[int], holders: list[NsHolder], proc: str
+) -> Iterator[tuple[str, int | None]]:
+    """Paths to open NS_ID through: its first members, then its holders."""
+    name = ns_id.type.value
+    for pid in pids[:_OPEN_TRIES]:
+        yield f"{proc}/{pid}/ns/{name}", pid
+    for h in holders:
+        yield _holder_path(h, ns_id.type, proc), None
 
 
 def _display_order(ns_id: NsId) -> tuple[int, str]:

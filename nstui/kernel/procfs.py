@@ -429,7 +429,7 @@ class _Builder:
             rec[NSPID],
             intern.ns_map(key) if key else {},
             cgroups,
-            tuple(self._thread(t) for t in rec[ODD_THREADS]),
+            tuple([self._thread(t) for t in rec[ODD_THREADS]]) if rec[ODD_THREADS] else (),
             cpu_percent,
             frozenset(unreadable) if unreadable else _EMPTY,
             rec[START_TICKS],

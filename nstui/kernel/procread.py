@@ -210,8 +210,9 @@ def read_record(
                 unreadable.append("cgroups")
         try:
             raw = _read(base + "cmdline")
+            # one decode, then split: NUL is ASCII, so this equals decoding each argument
             cmdline = (
-                tuple(a.decode("utf-8", "surrogateescape") for a in raw.rstrip(b"\0").split(b"\0"))
+                tuple(raw.rstrip(b"\0").decode("utf-8", "surrogateescape").split("\0"))
                 if raw
                 else ()
             )
