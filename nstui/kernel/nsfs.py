@@ -69,24 +69,24 @@ def get_nstype(fd: int) -> NsType | None:
     return None if flag is None else _TYPE_OF_FLAG.get(flag)
 
 
-def get_owner_uid(fd: int) -> int | None:
-    """The uid that created the user namespace ``fd`` (only valid on user namespaces)."""
-    buf = array.array("I", [0])
+def _ioctl_number(fd: int, request: int, typecode: str) -> int | None:
+    """An ioctl that fills in one unsigned number (``typecode``: array's I or Q)."""
+    buf = array.array(typecode, [0])
     try:
-        fcntl.ioctl(fd, NS_GET_OWNER_UID, buf, True)
+        fcntl.ioctl(fd, request, buf, True)
     except OSError:
         return None
     return int(buf[0])
+
+
+def get_owner_uid(fd: int) -> int | None:
+    """The uid that created the user namespace ``fd`` (only valid on user namespaces)."""
+    return _ioctl_number(fd, NS_GET_OWNER_UID, "I")
 
 
 def get_kernel_id(fd: int) -> int | None:
     """NS_GET_ID: a 64-bit id unique while the kernel runs (unlike inodes, never reused)."""
-    buf = array.array("Q", [0])
-    try:
-        fcntl.ioctl(fd, NS_GET_ID, buf, True)
-    except OSError:
-        return None
-    return int(buf[0])
+    return _ioctl_number(fd, NS_GET_ID, "Q")
 
 
 def ns_id_of_fd(fd: int, ns_type: NsType) -> NsId | None:
