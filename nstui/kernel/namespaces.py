@@ -328,9 +328,11 @@ def build_namespaces(
     ancestors: list[tuple[NsId, int]] = []
     seen = members.keys() | held.keys()
 
-    def describe(fd: int, ns_id: NsId) -> NsLinks:
-        links = read_links(fd, ns_id.type)
-        if holders:
+    def describe_and_close(fd: int, ns_id: NsId) -> NsLinks:
+        try:
+            links = read_links(fd, ns_id.type)
+            if not holders:
+                return links
             for related, request in ((links.owner, NS_GET_USERNS), (links.parent, NS_GET_PARENT)):
                 if related is None or related in seen:
                     continue
@@ -338,7 +340,9 @@ def build_namespaces(
                 if other is not None:
                     seen.add(related)
                     ancestors.append((related, other))
-        return links
+            return links
+        finally:
+            os.close(fd)
 
     for ns_id in sorted(seen, key=_display_order):
         pids = members.get(ns_id, [])
@@ -353,10 +357,7 @@ def build_namespaces(
         opened = _open_verified(_ns_paths(ns_id, pids, ns_holders, proc), ns_id)
         if opened is not None:
             fd, via_pid = opened
-            try:
-                links = describe(fd, ns_id)
-            finally:
-                os.close(fd)
+            links = describe_and_close(fd, ns_id)
         result[ns_id] = Namespace(
             id=ns_id,
             pids=tuple(pids),
@@ -375,10 +376,7 @@ def build_namespaces(
 
     while ancestors:
         ns_id, fd = ancestors.pop()
-        try:
-            links = describe(fd, ns_id)
-        finally:
-            os.close(fd)
+        links = describe_and_close(fd, ns_id)
         result[ns_id] = Namespace(
             id=ns_id,
             pids=(),
