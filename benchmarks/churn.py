@@ -343,7 +343,8 @@ def run_benchmark(starts: int, inflight: int = 32, with_tui: bool = True) -> dic
             tag=tag,
             inflight=inflight,
             with_tui=with_tui,
-            min_snapshots=20,
+            min_snapshots=8,
+            timeout=300,  # the churn goes on past --starts only until 8 snapshots are checked
         )
     finally:
         for path in made:

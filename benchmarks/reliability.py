@@ -43,7 +43,9 @@ class Outcomes:
         if report.when == "call" or report.outcome != "passed":
             self.counts[report.outcome] += 1
             if report.outcome == "failed":
-                self.failed.append(report.nodeid)
+                lines = [ln for ln in report.longreprtext.splitlines() if ln.startswith("E ")]
+                why = lines[0][1:].strip()[:160] if lines else ""
+                self.failed.append(f"{report.nodeid}\n      {why}")
 
 
 def run_tests(examples: int, basetemp: str) -> tuple[Outcomes, Any]:
