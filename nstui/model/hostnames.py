@@ -17,9 +17,7 @@ from dataclasses import replace
 from nstui.kernel.namespaces import Namespace
 from nstui.kernel.ns_inside import own_hostname, own_uts, read_hostnames
 from nstui.kernel.nstypes import NsId, NsType
-
-#: Members of one namespace tried (a pid may vanish between the scan and the helper).
-TRIES = 3
+from nstui.model.ask_members import ask_members
 
 _Key = tuple[NsId, int | None]
 Reader = Callable[..., dict[int, str]]
@@ -62,15 +60,8 @@ class HostnameCache:
         wanted = [ns for ns in candidates if (ns.id, ns.kernel_id) not in self._known]
         if not wanted:
             return
-        pids: list[int] = []
-        expected: dict[int, tuple[int, int]] = {}
-        for ns in wanted:
-            for pid in ns.pids[:TRIES]:
-                pids.append(pid)
-                expected[pid] = (ns.id.dev, ns.id.ino)
         self.helper_runs += 1
-        names = self._reader(pids, expected=expected, proc=self.proc)
+        names = ask_members(self._reader, wanted, self.proc)
         for ns in wanted:
-            found = (names[pid] for pid in ns.pids[:TRIES] if pid in names)
             # None is remembered too: an unreadable namespace (not root) is not asked again
-            self._known[(ns.id, ns.kernel_id)] = next(found, None)
+            self._known[(ns.id, ns.kernel_id)] = names[ns.id]

@@ -17,9 +17,7 @@ from dataclasses import dataclass, replace
 from nstui.kernel.namespaces import Namespace, NsFacts
 from nstui.kernel.ns_inside import own_netns, read_net_addresses
 from nstui.kernel.nstypes import NsId, NsType
-
-#: Members of one namespace tried (a pid may vanish between the scan and the helper).
-TRIES = 3
+from nstui.model.ask_members import ask_members
 
 _Key = tuple[NsId, int | None]
 Reader = Callable[..., dict[int, dict[str, list[str]]]]
@@ -97,17 +95,11 @@ class NetAddressCache:
     def _read(
         self, todo: list[Namespace], namespaces: dict[NsId, Namespace]
     ) -> dict[NsId, Namespace]:
-        pids: list[int] = []
-        expected: dict[int, tuple[int, int]] = {}
-        for ns in todo:
-            for pid in ns.pids[:TRIES]:
-                pids.append(pid)
-                expected[pid] = (ns.id.dev, ns.id.ino)
         self.helper_runs += 1
-        answers = self._reader(pids, expected=expected, proc=self.proc)
+        answers = ask_members(self._reader, todo, self.proc)
         out = dict(namespaces)
         for ns in todo:
-            exact = next((answers[p] for p in ns.pids[:TRIES] if p in answers), None)
+            exact = answers[ns.id]
             entry = _Entry(_signature(ns.facts), exact)
             self._known[(ns.id, ns.kernel_id)] = entry
             if exact is not None:
