@@ -81,6 +81,8 @@ def describe_target(snapshot: Snapshot, target: str) -> Description | None:
                     usage.setdefault(knob.knob.file, knob.raw)
         except CgroupGone:
             return None
+        except (CgroupPathError, OSError) as exc:  # e.g. something mounted over the cgroup
+            print(f"nstui describe: {exc}: its files were not read", file=sys.stderr)
         return describe_cgroup(snapshot, ref.hid, ref.path, usage)
     raise UsageError(
         f"nstui describe: {target!r}: expected a pid, a namespace (inode or type:[inode]) "

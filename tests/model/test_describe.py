@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import os
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
+from nstui.cli.describe_cmd import describe_target
+from nstui.kernel.cgroups.hierarchy import Cgroup, Hierarchy
 from nstui.kernel.nstypes import NS_TYPES, NsId, NsType
 from nstui.model.describe import (
     Description,
@@ -23,7 +27,7 @@ from nstui.model.describe import (
     uid_inside,
 )
 from nstui.model.glossary import CGROUP_TERMS, NAMESPACE_TERMS, cgroup_term
-from nstui.model.snapshot import Snapshot
+from nstui.model.snapshot import HostInfo, Snapshot
 
 
 @pytest.fixture(scope="module")
@@ -312,3 +316,18 @@ def test_glossary_covers_every_type_and_subsystem() -> None:
         assert term is not None and term.what and term.how and term.what != term.how
     for term in [*NAMESPACE_TERMS.values(), *CGROUP_TERMS.values()]:
         assert len(term.lines) == 2 and all(len(line) <= 96 for line in term.lines)
+
+
+def test_describe_cli_without_the_cgroups_files_still_describes_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A cgroup whose directory cannot be opened safely (here: the mount is no cgroupfs, as
+    when something is mounted over it) is described from the snapshot, with a note."""
+    (tmp_path / "web").mkdir()
+    hierarchy = Hierarchy(4, 1, ("memory",), str(tmp_path))
+    host = HostInfo("test", os.uname().release, 0.0, 1, 0, 0, True)
+    web = Cgroup(4, "/web", (), (), ("memory",))
+    snapshot = Snapshot(time.time(), host, {}, {}, (hierarchy,), {(4, "/web"): web})
+    description = describe_target(snapshot, "memory:/web")
+    assert description is not None and "/web" in description.title
+    assert "is not a cgroup filesystem: its files were not read" in capsys.readouterr().err
