@@ -219,6 +219,9 @@ def run_get(args: argparse.Namespace) -> int:
     except CgroupGone as exc:
         _err(str(exc.strerror or exc))
         return 1
+    except (CgroupPathError, OSError) as exc:  # e.g. another filesystem mounted over it
+        _err(f"cannot read {ref.spec}: {exc}")
+        return 1
     if args.json:
         print(json.dumps([_reading_json(s, r) for s, r in readings], indent=2))
     else:

@@ -196,8 +196,10 @@ class LiveCgroupActions:
             except CgroupGone as exc:
                 if index == 0:
                     raise CgroupActionError(str(exc)) from None
-            except (OSError, CgroupPathError):
-                continue
+            except (OSError, CgroupPathError) as exc:
+                # the asked cgroup says why; the same path in other v1 trees is extra
+                if index == 0:
+                    raise CgroupActionError(f"cannot read {current.spec}: {exc}") from None
         return tuple(out)
 
     def targets(self, hid: int) -> list[str]:

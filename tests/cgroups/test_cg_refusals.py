@@ -17,6 +17,7 @@ from nstui.kernel.cgroups.editor import NeedsConfirmation, apply_plan, plan_edit
 from nstui.kernel.cgroups.knobs import knob_for, validate
 from nstui.kernel.cgroups.paths import CgroupDir, CgroupRef
 from nstui.kernel.cgroups.writer import write_value
+from nstui.model.cgroup_actions import CgroupActionError, LiveCgroupActions
 
 from .helpers import Sandbox, pids_of, python_child
 
@@ -106,6 +107,21 @@ def test_vanished_cgroup(tree: Sandbox, capsys: pytest.CaptureFixture[str]) -> N
     assert "does not exist" in capsys.readouterr().err
     assert main(["cg", "get", ref.spec]) == 1
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_a_filesystem_mounted_over_a_cgroup_is_refused_with_a_message(
+    sandbox_v1: Sandbox, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """cg get and the limits pane's reader refuse to read through another filesystem."""
+    ref = sandbox_v1.leaf("pids", name="covered")
+    subprocess.run(["mount", "-t", "tmpfs", "nstui-test", ref.directory], check=True)
+    try:
+        assert main(["cg", "get", ref.spec]) == 1
+        assert "crosses into another filesystem" in capsys.readouterr().err
+        with pytest.raises(CgroupActionError, match="crosses into another filesystem"):
+            LiveCgroupActions().read(ref.hid, ref.path)
+    finally:
+        subprocess.run(["umount", ref.directory], check=True)
 
 
 def test_knob_of_a_controller_not_attached(
