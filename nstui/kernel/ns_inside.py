@@ -140,13 +140,18 @@ def can_enter(proc: str = "/proc") -> bool:
     return True
 
 
-def own_uts(proc: str = "/proc") -> tuple[int, int] | None:
-    """(dev, inode) of this process's uts namespace, None when unreadable."""
+def _own_ns(ns_type: str, proc: str) -> tuple[int, int] | None:
+    """(dev, inode) of this process's namespace of NS_TYPE, None when unreadable."""
     try:
-        st = os.stat(f"{proc}/self/ns/uts")
+        st = os.stat(f"{proc}/self/ns/{ns_type}")
     except OSError:
         return None
     return st.st_dev, st.st_ino
+
+
+def own_uts(proc: str = "/proc") -> tuple[int, int] | None:
+    """(dev, inode) of this process's uts namespace, None when unreadable."""
+    return _own_ns("uts", proc)
 
 
 def own_hostname() -> str:
@@ -156,8 +161,4 @@ def own_hostname() -> str:
 
 def own_netns(proc: str = "/proc") -> tuple[int, int] | None:
     """(dev, inode) of this process's network namespace, None when unreadable."""
-    try:
-        st = os.stat(f"{proc}/self/ns/net")
-    except OSError:
-        return None
-    return st.st_dev, st.st_ino
+    return _own_ns("net", proc)
