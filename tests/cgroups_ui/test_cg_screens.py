@@ -274,6 +274,19 @@ async def test_history_lists_and_undoes(
     assert audit_log.entries()[-1].undo_of == audit_log.entries()[0].id
 
 
+async def _pick_target(pilot: Pilot[None], hid: int, path: str, thread: bool = False) -> None:
+    """In the open move dialog: choose hierarchy HID, type PATH, tick the thread box, Enter."""
+    await settle(pilot)
+    screen = pilot.app.screen
+    assert isinstance(screen, MoveToCgroupScreen)
+    screen.hid = hid
+    screen.query_one("#thread", Checkbox).value = thread
+    screen.query_one("#filter", Input).value = path
+    await settle(pilot)
+    await pilot.press("enter")
+    await settle(pilot)
+
+
 @pytest.mark.root
 @sync
 async def test_move_dialog_moves_a_real_process(
@@ -284,14 +297,7 @@ async def test_move_dialog_moves_a_real_process(
     snapshot = live_snapshot()
     app = Host(lambda: MoveToCgroupScreen(live_actions(), snapshot, proc.pid))
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
-        screen = app.screen
-        assert isinstance(screen, MoveToCgroupScreen)
-        screen.hid = hid
-        screen.query_one("#filter", Input).value = path
-        await settle(pilot)
-        await pilot.press("enter")
-        await settle(pilot)
+        await _pick_target(pilot, hid, path)
     assert str(proc.pid) in (leaf / "cgroup.procs").read_text().split()
     assert os.path.exists(f"/proc/{proc.pid}")
 
@@ -318,15 +324,7 @@ async def test_move_one_thread_into_an_empty_cpuset_copies_then_moves_only_it(
     snapshot = live_snapshot()
     app = Host(lambda: MoveToCgroupScreen(live_actions(), snapshot, proc.pid))
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
-        screen = app.screen
-        assert isinstance(screen, MoveToCgroupScreen)
-        screen.hid = ref.hid
-        screen.query_one("#thread", Checkbox).value = True
-        screen.query_one("#filter", Input).value = ref.path
-        await settle(pilot)
-        await pilot.press("enter")
-        await settle(pilot)
+        await _pick_target(pilot, ref.hid, ref.path, thread=True)
         assert isinstance(app.screen, ConfirmScreen)
         await pilot.press("y")
         await settle(pilot)
