@@ -112,7 +112,8 @@ def test_vanished_cgroup(tree: Sandbox, capsys: pytest.CaptureFixture[str]) -> N
 def test_a_filesystem_mounted_over_a_cgroup_is_refused_with_a_message(
     sandbox_v1: Sandbox, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """cg get and the limits pane's reader refuse to read through another filesystem."""
+    """cg get and the limits pane's reader refuse to read through another filesystem; cg rm
+    says why the kernel refuses (EBUSY)."""
     ref = sandbox_v1.leaf("pids", name="covered")
     subprocess.run(["mount", "-t", "tmpfs", "nstui-test", ref.directory], check=True)
     try:
@@ -120,6 +121,8 @@ def test_a_filesystem_mounted_over_a_cgroup_is_refused_with_a_message(
         assert "crosses into another filesystem" in capsys.readouterr().err
         with pytest.raises(CgroupActionError, match="crosses into another filesystem"):
             LiveCgroupActions().read(ref.hid, ref.path)
+        assert main(["cg", "rm", ref.spec]) == 1
+        assert "another filesystem is mounted on it" in capsys.readouterr().err
     finally:
         subprocess.run(["umount", ref.directory], check=True)
 

@@ -86,6 +86,14 @@ def copy_parent_cpuset(ref: CgroupRef, audit: AuditLog) -> ControlResult:
     return ControlResult(True, f"{ref.spec}: cpus and mems copied from the parent")
 
 
+def _is_mount_point(name: str, parent_fd: int) -> bool:
+    try:
+        inside = os.stat(name, dir_fd=parent_fd, follow_symlinks=False).st_dev
+        return inside != os.fstat(parent_fd).st_dev
+    except OSError:
+        return False
+
+
 def remove(ref: CgroupRef, audit: AuditLog) -> ControlResult:
     parent = ref.parent()
     if parent is None:
@@ -97,7 +105,9 @@ def remove(ref: CgroupRef, audit: AuditLog) -> ControlResult:
             os.rmdir(name, dir_fd=directory.fd)
         except OSError as exc:
             reason = explain("(rmdir)", exc.errno or 0, ref.version, name)
-            if exc.errno == errno.EBUSY:
+            if exc.errno == errno.EBUSY and _is_mount_point(name, directory.fd):
+                reason += ": another filesystem is mounted on it (unmount that first)"
+            elif exc.errno == errno.EBUSY:
                 reason += ": it still has processes or child cgroups"
             elif exc.errno == errno.ENOENT:
                 reason = "it does not exist"
