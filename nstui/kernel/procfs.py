@@ -466,7 +466,7 @@ def scan_processes(
     CGROUPS_KNOWN maps pids to their {hierarchy id: cgroup path} as the cgroup walk found
     them; those pids' /proc/PID/cgroup is not read, and they take that membership. It may
     be a function computing that map (the walk): it is then called while the helper process
-    reads its share, which reads /proc/PID/cgroup itself.
+    reads its share; a process the walk did not place has its /proc/PID/cgroup read.
     HOST_PIDNS is the pid namespace PROC shows (default: this process's), whose members need
     no /proc/PID/status read for NSpid. PARALLEL lets a helper process read part of a large
     scan. CACHE (kept by the caller between scans) makes refreshes cheaper.
@@ -510,8 +510,31 @@ def scan_processes(
             if built is not None:
                 out[pid] = built
 
+    helper_failed = False
+    walked = known_later is not None  # the helper leaves cgroups to the walk
+
+    def build_batch() -> bool:
+        """Build the helper's next batch; False after its last (or when it failed)."""
+        nonlocal helper_failed
+        try:
+            records = _helper.batch()
+        except (OSError, EOFError, ValueError):
+            helper_failed = True
+            return False
+        if records is None:
+            return False
+        known = builder.cgroups_known
+        for rec in records:
+            if walked and len(rec) > FAST_LEN and rec[0] not in known and rec[STATE] != "Z":
+                rec = _with_cgroup_file(proc, rec)  # not placed by the walk: new since
+            built = builder.build(rec)
+            if built is not None:
+                out[built.pid] = built
+        return True
+
     helper_pids: list[int] = []
     own_full = full
+    pending = False
     use_helper = parallel and len(full) >= PARALLEL_MIN and _helper.lock.acquire(False)
     try:
         if use_helper:
@@ -524,7 +547,8 @@ def scan_processes(
                         proc,
                         helper_pids,
                         [-1] * len(helper_pids),
-                        [p not in known_cg for p in helper_pids],
+                        # with a walk to come, its membership places them (build_batch)
+                        [not walked and p not in known_cg for p in helper_pids],
                         host_key,
                         check_threads,
                     )
@@ -535,24 +559,34 @@ def scan_processes(
             builder.cgroups_known = known_later()
         for p in fast:
             _refresh_one(p, proc, cache, builder, out, read_full)
-        for pid in own_full:
+        pending = bool(helper_pids)
+        for i, pid in enumerate(own_full):
             read_full(pid)
-        if helper_pids:
-            try:
-                records = _helper.result()
-            except (OSError, EOFError, ValueError):
-                # the helper died: read its share here
-                records = []
-                for pid in helper_pids:
+            # build the helper's batches as they come: none are left for the end
+            if pending and i % 32 == 31 and _helper.ready():
+                pending = build_batch()
+        while pending:
+            pending = build_batch()
+        if helper_failed:  # it died: read the rest of its share here
+            for pid in helper_pids:
+                if pid not in out:
                     read_full(pid)
-            for rec in records:
-                built = builder.build(rec)
-                if built is not None:
-                    out[built.pid] = built
     finally:
         if use_helper:
+            if pending:  # an exception left batches in the pipe: the next answer must not
+                _helper.close()  # start with them
             _helper.lock.release()
     return {pid: out[pid] for pid in sorted(out)}
+
+
+def _with_cgroup_file(proc: str, rec: Record) -> Record:
+    """REC with the text of its /proc/PID/cgroup (unchanged when that cannot be read)."""
+    try:
+        with open(f"{proc}/{rec[0]}/cgroup", "rb") as f:
+            raw = f.read()
+    except OSError:
+        return rec
+    return (*rec[:CGROUP_RAW], raw, *rec[CGROUP_RAW + 1 :])
 
 
 def _refresh_one(

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import marshal
 import os
+import select
 import struct
 import subprocess
 import sys
@@ -282,14 +283,29 @@ def _receive(fd: int) -> Any:
     return marshal.loads(_read_exact(fd, size))
 
 
+#: Records per message from the helper: the caller builds each batch while the helper reads
+#: the next, instead of building them all after the last.
+BATCH = 256
+
+
 def serve(rfd: int = 0, wfd: int = 1) -> None:
-    """Helper main loop: answer requests until the parent closes the pipe."""
+    """Helper main loop: answer requests until the parent closes the pipe. An answer is
+    batches of records (lists), then None."""
     while True:
         try:
             request = _receive(rfd)
         except EOFError:
             return
-        _send(wfd, read_records(request))
+        proc, pids, known, want, host_pidns, check_threads = request
+        for i in range(0, len(pids), BATCH):
+            part = slice(i, i + BATCH)
+            _send(
+                wfd,
+                read_records(
+                    (proc, pids[part], known[part], want[part], host_pidns, check_threads)
+                ),
+            )
+        _send(wfd, None)
 
 
 class ScanHelper:
@@ -298,6 +314,7 @@ class ScanHelper:
 
     def __init__(self) -> None:
         self._proc: subprocess.Popen[bytes] | None = None
+        self._poll: select.poll | None = None
         self.lock = threading.Lock()
 
     @property
@@ -315,10 +332,14 @@ class ScanHelper:
                 bufsize=0,
                 close_fds=True,
             )
+            assert self._proc.stdout is not None
+            self._poll = select.poll()
+            self._poll.register(self._proc.stdout.fileno(), select.POLLIN)
         return self._proc
 
     def submit(self, request: Sequence[Any]) -> None:
-        """Send REQUEST (as for read_records); fetch the answer with ``result()``."""
+        """Send REQUEST (as for read_records); fetch the answer with ``batch()`` until it
+        gives None, or with ``result()``."""
         proc = self._ensure()
         assert proc.stdin is not None
         try:
@@ -327,19 +348,34 @@ class ScanHelper:
             self.close()
             raise
 
-    def result(self) -> list[Record]:
+    def ready(self) -> bool:
+        """Whether ``batch()`` would answer without waiting (a batch, the end, or an error)."""
+        if self._poll is None or self._proc is None:
+            return True
+        return bool(self._poll.poll(0))
+
+    def batch(self) -> list[Record] | None:
+        """The next batch of records of the submitted request; None after the last."""
         proc = self._proc
         if proc is None or proc.stdout is None:
             raise EOFError("scan helper not running")
         try:
-            records: list[Record] = _receive(proc.stdout.fileno())
+            records: list[Record] | None = _receive(proc.stdout.fileno())
         except (OSError, EOFError, ValueError):
             self.close()
             raise
         return records
 
+    def result(self) -> list[Record]:
+        """Every record of the submitted request."""
+        out: list[Record] = []
+        while (records := self.batch()) is not None:
+            out += records
+        return out
+
     def close(self) -> None:
         proc, self._proc = self._proc, None
+        self._poll = None
         if proc is None:
             return
         for stream in (proc.stdin, proc.stdout):
