@@ -31,15 +31,15 @@ from pathlib import Path
 
 from nstui.kernel import syscalls
 from nstui.kernel.helper_boot import helper_argv
-from nstui.kernel.nstypes import NS_TYPES, NsType
 
-#: Kinds of NsHelperError, as the helper reports them.
-GONE = "gone"
-DENIED = "denied"
-NOT_FOUND = "not-found"
-UNSUPPORTED = "unsupported"
-INVALID = "invalid"
-FAILED = "failed"
+# Kinds of NsHelperError: the helper's own names, one definition for both ends of the pipe.
+from nstui.kernel.nshelper_main import DENIED as DENIED
+from nstui.kernel.nshelper_main import FAILED as FAILED
+from nstui.kernel.nshelper_main import GONE as GONE
+from nstui.kernel.nshelper_main import INVALID as INVALID
+from nstui.kernel.nshelper_main import NOT_FOUND as NOT_FOUND
+from nstui.kernel.nshelper_main import UNSUPPORTED as UNSUPPORTED
+from nstui.kernel.nstypes import NS_TYPES, NsType
 
 #: How long the helper may take to reach exec before the caller gives up on it.
 STATUS_TIMEOUT = 30.0
