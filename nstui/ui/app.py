@@ -26,6 +26,7 @@ from textual.css.query import NoMatches
 from textual.message import Message
 from textual.screen import Screen
 from textual.theme import Theme
+from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState, get_current_worker
@@ -55,6 +56,8 @@ VIEWS: tuple[tuple[str, str], ...] = (
 )
 
 NOT_AVAILABLE = "not available in this build"
+#: seconds the cursor rests before the detail pane follows it
+DETAIL_DELAY = 0.06
 #: below this many columns the detail pane gives its room to the tables (d shows it)
 NARROW = 100
 
@@ -178,6 +181,7 @@ class NstuiApp(App[int]):
         self._process_rows = ProcessRowBuilder()
         self._tick_pending = False
         self._error_shown = False
+        self._detail_timer: Timer | None = None
 
     # ----- layout ---------------------------------------------------------------------------
 
@@ -447,7 +451,11 @@ class NstuiApp(App[int]):
             key = message.key
             self.follow_pid = key if isinstance(key, int) else None
         if message.table is self.active_table:
-            self._update_detail()
+            # Deferred a little: holding j renders the detail once the cursor rests, not for
+            # every row it passes (a description can take longer to render than a keypress).
+            if self._detail_timer is not None:
+                self._detail_timer.stop()
+            self._detail_timer = self.set_timer(DETAIL_DELAY, self._update_detail)
 
     def on_row_table_activated(self, message: RowTable.Activated) -> None:
         if message.table is self.cgroups_view:
@@ -473,7 +481,10 @@ class NstuiApp(App[int]):
         self._update_status()
 
     def _update_detail(self) -> None:
+        self._detail_timer = None
         snapshot = self.snapshot
+        if not self.screen_stack:
+            return  # a deferred update arriving while the app shuts down
         pane = self._main.query_one("#detail")
         if snapshot is None or isinstance(pane, Static):
             return

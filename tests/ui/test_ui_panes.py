@@ -7,9 +7,7 @@ target is not on this host, which is fine: what is tested here is the wiring fro
 
 from __future__ import annotations
 
-import asyncio
 import importlib
-import time
 from collections.abc import Awaitable, Callable
 from functools import partial
 from pathlib import Path
@@ -22,22 +20,13 @@ from nstui.model.actions import Actions, live_actions
 from nstui.ui.app import NstuiApp
 
 from .fakes import CONTAINER_NS, SequenceSource, make_snapshot
-from .helpers import settle, sync
+from .helpers import settle, sync, wait_for
 
 Setup = Callable[[Pilot[int]], Awaitable[None]]
 
 
 def is_screen(app: NstuiApp, cls: type) -> bool:
     return isinstance(app.screen, cls)
-
-
-async def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        await asyncio.sleep(0.01)
-    return True
 
 
 def _app(pilot: Pilot[int]) -> NstuiApp:

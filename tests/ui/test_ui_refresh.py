@@ -4,7 +4,6 @@ filter, sort, follow and pause, driven by a source replaying hand-built snapshot
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -14,7 +13,7 @@ from nstui.ui.app import NstuiApp
 from nstui.ui.theme_store import ThemeStore
 
 from .fakes import SequenceSource, base_processes, make_snapshot, proc, with_cpu
-from .helpers import refresh, screen_line, settle, sync
+from .helpers import refresh, screen_line, settle, sync, wait_for
 
 
 def app_for(*snapshots: Snapshot, interval: float = 60) -> tuple[NstuiApp, SequenceSource]:
@@ -170,16 +169,6 @@ async def test_without_follow_a_hidden_row_loses_the_cursor() -> None:
         assert view.cursor_key != 22  # under collapsed kthreadd, not followed
 
 
-async def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
-    """Poll until the condition holds (the machine is shared: no fixed sleeps)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        await asyncio.sleep(0.02)
-    return True
-
-
 @sync
 async def test_pause_stops_the_live_refresh() -> None:
     app, source = app_for(make_snapshot(), interval=0.05)
@@ -285,16 +274,18 @@ async def test_detail_pane_follows_the_selection_in_every_view() -> None:
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         detail = app.query_one("#detail")
+
+        def shows(text: str) -> Callable[[], bool]:
+            return lambda: text in detail.text  # type: ignore[attr-defined]
+
         assert app.processes_view.select_key(22)
-        await pilot.pause()
-        assert "nginx: worker" in detail.text  # type: ignore[attr-defined]
-        await pilot.press("j")  # moves to pid 2 (kthreadd), the next line
-        await pilot.pause()
+        assert await wait_for(shows("nginx: worker"))
+        await pilot.press("j")  # moves to pid 2 (the kernel thread), the next line
+        assert await wait_for(shows("[kworker]"))
         assert "nginx: worker" not in detail.text  # type: ignore[attr-defined]
         await pilot.press("3")
         assert app.cgroups_view.select_key((0, "/user.slice"))
-        await pilot.pause()
-        assert "/user.slice" in detail.text  # type: ignore[attr-defined]
+        assert await wait_for(shows("/user.slice"))
 
 
 @sync

@@ -111,6 +111,7 @@ class RowTable(ScrollView, can_focus=True):
         #: called with the key of a collapsed row about to open whose children are lazy
         self.on_expand_lazy: Callable[[Key], None] | None = None
         self._loaded = False
+        self._style_cache: dict[str, Style] = {}
 
     # ----- data -----------------------------------------------------------------------------
 
@@ -246,6 +247,18 @@ class RowTable(ScrollView, can_focus=True):
         flex = max(8, total - fixed)
         return [c.width or flex for c in self.columns]
 
+    def _style(self, name: str) -> Style:
+        """A component class's partial style, cached until the styles change."""
+        style = self._style_cache.get(name)
+        if style is None:
+            style = self.get_component_rich_style(name, partial=True)
+            self._style_cache[name] = style
+        return style
+
+    def notify_style_update(self) -> None:
+        self._style_cache.clear()
+        super().notify_style_update()
+
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
         base = self.rich_style
@@ -258,7 +271,7 @@ class RowTable(ScrollView, can_focus=True):
 
     def _header_strip(self, width: int, base: Style) -> Strip:
         header = base + self.get_component_rich_style("rowtable--header")
-        sorted_style = header + self.get_component_rich_style("rowtable--sorted", partial=True)
+        sorted_style = header + self._style("rowtable--sorted")
         segments: list[Segment] = []
         state = self.state
         for i, (col, w) in enumerate(zip(self.columns, self._widths(width), strict=True)):
@@ -277,15 +290,15 @@ class RowTable(ScrollView, can_focus=True):
         row = self.rowset.rows[line.key]
         row_style = base + Style.parse(row.style) if row.style else base
         if line.dim:
-            row_style += self.get_component_rich_style("rowtable--dim", partial=True)
+            row_style += self._style("rowtable--dim")
         if line.key == self.cursor_key:
             name = "rowtable--cursor" if self.has_focus else "rowtable--cursor-blurred"
-            over = self.get_component_rich_style(name, partial=True)
+            over = self._style(name)
         elif line.key in self.fresh:
-            over = self.get_component_rich_style("rowtable--new", partial=True)
+            over = self._style("rowtable--new")
         else:
             over = None
-        guide_style = self.get_component_rich_style("rowtable--guide", partial=True)
+        guide_style = self._style("rowtable--guide")
         segments: list[Segment] = []
         ncols = len(self.columns)
         for i, (col, w) in enumerate(zip(self.columns, self._widths(width), strict=True)):
@@ -345,10 +358,17 @@ class RowTable(ScrollView, can_focus=True):
             return
         index = max(0, min(index, len(self.lines) - 1))
         key = self.lines[index].key
+        previous = self.cursor_index
         changed = key != self.cursor_key
         self.cursor_key = key
+        top = int(self.scroll_y)
         self._scroll_into_view(index, center=center)
-        self.refresh()
+        if int(self.scroll_y) == top and previous is not None:
+            # Only the two lines the cursor left and reached change (line 0 is the header).
+            self.refresh_line(previous + 1)
+            self.refresh_line(index + 1)
+        else:
+            self.refresh()
         if changed:
             self.post_message(self.CursorMoved(self, key))
 
