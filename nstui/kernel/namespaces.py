@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from nstui.kernel.mountinfo import read_mountinfo
+from nstui.kernel.mountinfo import parse_mountinfo_line
 from nstui.kernel.nsfs import (
     NS_GET_PARENT,
     NS_GET_USERNS,
@@ -147,6 +147,18 @@ def _nsfs_dev(processes: Mapping[int, Process], proc: str) -> int | None:
         return None
 
 
+def _read_mountinfo_text(pid: int, proc: str) -> str:
+    """/proc/PID/mountinfo as text (raises OSError like read_mountinfo)."""
+    fd = os.open(f"{proc}/{pid}/mountinfo", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        chunks = []
+        while data := os.read(fd, 65536):
+            chunks.append(data)
+    finally:
+        os.close(fd)
+    return b"".join(chunks).decode("utf-8", "surrogateescape")
+
+
 def scan_bind_mounts(
     processes: Mapping[int, Process], proc: str = "/proc"
 ) -> list[tuple[NsId, NsHolder]]:
@@ -166,11 +178,16 @@ def scan_bind_mounts(
     for pids in by_mnt.values():
         for pid in pids[:_OPEN_TRIES]:
             try:
-                mounts = read_mountinfo(pid, proc)
+                text = _read_mountinfo_text(pid, proc)
             except OSError:
                 continue  # vanished or refused: try another process of the same mount ns
-            for mount in mounts:
-                if mount.fstype != "nsfs":
+            # Parse only nsfs lines: " - " ends the optional fields and spaces inside fields
+            # are escaped (\040), so " - nsfs " is only ever the filesystem type.
+            for line in text.splitlines():
+                if " - nsfs " not in line:
+                    continue
+                mount = parse_mountinfo_line(line)
+                if mount is None or mount.fstype != "nsfs":
                     continue
                 parsed = parse_ns_text(mount.root)
                 if parsed is None:
