@@ -46,7 +46,9 @@ def unescape_octal(text: str) -> str:
 
 def parse_mountinfo_line(line: str) -> Mount | None:
     """One mountinfo line, or None when it is malformed (never raises)."""
-    fields = line.split()
+    # The kernel separates fields with one ASCII space and escapes space, tab, newline and
+    # backslash inside them; str.split() would also split on Unicode spaces (U+00A0...).
+    fields = [f for f in line.rstrip("\n").split(" ") if f]
     try:
         sep = fields.index("-", 6)
         mount_id, parent_id = int(fields[0]), int(fields[1])
@@ -75,7 +77,8 @@ def parse_mountinfo_line(line: str) -> Mount | None:
 def parse_mountinfo(text: str) -> list[Mount]:
     """Every well-formed line of a mountinfo file; malformed lines are skipped."""
     mounts = []
-    for line in text.splitlines():
+    # Only "\n" ends a line: splitlines() would also break inside a field on U+2028 etc.
+    for line in text.split("\n"):
         mount = parse_mountinfo_line(line)
         if mount is not None:
             mounts.append(mount)

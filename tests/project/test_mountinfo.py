@@ -28,3 +28,10 @@ def test_malformed_lines_are_skipped() -> None:
     text = "garbage\n1 2 x:y / / rw - ext4 /dev/a rw\n22 1 0:21 / /proc rw - proc proc rw\n"
     mounts = parse_mountinfo(text)
     assert [m.mountpoint for m in mounts] == ["/proc"]
+
+
+def test_unicode_spaces_stay_inside_a_field() -> None:
+    # Only ASCII space separates fields; the kernel leaves other characters as they are.
+    line = "36 25 0:32 / /mnt/a\xa0b\u2028c rw shared:1 - tmpfs tmp\x85fs rw"
+    mounts = parse_mountinfo(line + "\n")
+    assert [(m.mountpoint, m.source) for m in mounts] == [("/mnt/a\xa0b\u2028c", "tmp\x85fs")]
