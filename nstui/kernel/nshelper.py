@@ -19,17 +19,21 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import os
 import select
 import signal
 import subprocess
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from nstui.kernel import syscalls
+from nstui.kernel.cgroups import join as cgroup_join
+from nstui.kernel.cgroups.audit import AuditError, AuditLog
+from nstui.kernel.cgroups.paths import CgroupRef
 from nstui.kernel.helper_boot import helper_argv
 
 # Kinds of NsHelperError: the helper's own names, one definition for both ends of the pipe.
@@ -298,8 +302,15 @@ def _start(
     capture: bool = False,
     log_name: str = "helper",
     log_header: str = "",
+    before_go: Callable[[int], None] | None = None,
 ) -> _Started:
+    """Start the helper and read its status to EOF. With ``before_go`` the helper waits on a
+    "go" pipe before doing anything at all: ``before_go(helper_pid)`` runs meanwhile, and an
+    NsHelperError from it kills the still idle helper, leaving nothing."""
     read_fd, write_fd = os.pipe2(os.O_CLOEXEC)
+    go_read, go_write = os.pipe2(os.O_CLOEXEC) if before_go is not None else (None, None)
+    if go_read is not None:
+        args = ["--go-fd", str(go_read), *args]
     log_path: str | None = None
     log_fd: int | None = None
     stdin: int | None = None
@@ -312,7 +323,7 @@ def _start(
         log_path, log_fd = _open_log(log_name)
         os.write(log_fd, log_header.encode(errors="replace"))
         stdin, stdout, stderr = subprocess.DEVNULL, log_fd, subprocess.STDOUT
-    fds = [write_fd] if pass_fd is None else [write_fd, pass_fd]
+    fds = [write_fd] + [fd for fd in (pass_fd, go_read) if fd is not None]
     try:
         process = subprocess.Popen(
             helper_command(mode, "--status-fd", str(write_fd), *args),
@@ -324,11 +335,29 @@ def _start(
         )
     except OSError as exc:
         os.close(read_fd)
+        if go_write is not None:
+            os.close(go_write)
         raise NsHelperError(FAILED, f"cannot start the namespace helper: {exc}") from None
     finally:
         os.close(write_fd)
-        if log_fd is not None:
-            os.close(log_fd)
+        for fd in (log_fd, go_read):
+            if fd is not None:
+                os.close(fd)
+    if before_go is not None and go_write is not None:
+        try:
+            before_go(process.pid)
+        except BaseException:
+            os.close(go_write)  # EOF: the helper stops without doing anything
+            os.close(read_fd)
+            process.kill()
+            process.communicate()
+            if log_path is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(log_path)
+            raise
+        with contextlib.suppress(BrokenPipeError):  # a helper that died says so on status
+            os.write(go_write, b"g")
+        os.close(go_write)
     try:
         lines = _read_status(read_fd, process)
     finally:
@@ -534,13 +563,25 @@ def spawn_in(
     *,
     detach: bool = False,
     capture: bool = False,
+    audit: AuditLog | None = None,
 ) -> Launch:
     """Run ``argv`` inside the namespaces of ``target_pid`` (None: every type that differs
-    from ours), like nsenter. Forks after entering a pid namespace so the command is in it."""
+    from ours), like nsenter. Forks after entering a pid namespace so the command is in it.
+
+    ``options.cgroup``: the helper is moved into the target's cgroups (every hierarchy) by
+    this process, through the audited cgroup writer (``audit``, default the usual log),
+    before it enters anything; the command, its child, inherits them. A move the kernel or
+    the audit log refuses stops the launch with that message.
+    """
     args = _check_argv(argv)
     types = None if namespaces is None else normalize_types(namespaces)
     pidfd = _open_target(target_pid)
     try:
+        before_go: Callable[[int], None] | None = None
+        if options.cgroup:
+            refs = _target_cgroups(target_pid, pidfd)
+            log = audit if audit is not None else AuditLog()
+            before_go = functools.partial(_join_cgroups, refs, log)
         helper_args = [
             "--pid",
             str(target_pid),
@@ -552,7 +593,6 @@ def spawn_in(
         for flag, wanted in (
             ("--root", options.root),
             ("--wd", options.wd),
-            ("--cgroup", options.cgroup),
             ("--preserve-credentials", options.preserve_credentials),
         ):
             if wanted:
@@ -566,10 +606,36 @@ def spawn_in(
             capture=capture,
             log_name=args[0],
             log_header=header,
+            before_go=before_go,
         )
     finally:
         os.close(pidfd)
     return _launched(started, args, types if types is not None else (), detach=detach)
+
+
+def _target_cgroups(pid: int, pidfd: int) -> tuple[CgroupRef, ...]:
+    """The target's cgroups, read while ``pidfd`` shows it is still the same process."""
+    try:
+        refs = cgroup_join.target_cgroups(pid)
+        syscalls.pidfd_send_signal(pidfd, 0)  # a reused pid would have read someone else's
+    except cgroup_join.CgroupJoinError as exc:
+        raise NsHelperError(INVALID, str(exc)) from None
+    except OSError as exc:
+        if exc.errno in (errno.ENOENT, errno.ESRCH):
+            raise NsHelperError(GONE, f"process {pid} is gone") from None
+        raise NsHelperError(
+            FAILED, f"cannot read the cgroups of process {pid}: {exc.strerror}"
+        ) from None
+    return refs
+
+
+def _join_cgroups(refs: Sequence[CgroupRef], audit: AuditLog, helper_pid: int) -> None:
+    try:
+        cgroup_join.join(helper_pid, refs, audit)
+    except AuditError as exc:
+        raise NsHelperError(FAILED, str(exc)) from None
+    except cgroup_join.CgroupJoinError as exc:
+        raise NsHelperError(FAILED, str(exc)) from None
 
 
 #: Where kept namespaces go by default; mount namespaces in their own private mount.

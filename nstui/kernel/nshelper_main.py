@@ -11,8 +11,8 @@ and _ffi (no argparse, json, typing, socket or enum: each costs milliseconds).
 Protocol (argv after the bootstrap):
     run     --status-fd N --ns net,uts [--hostname H] [--map-root] [--private] [--mount-proc]
             [--cwd DIR] -- ARGV...
-    enter   --status-fd N --pid P --pidfd N --ns auto|net,uts [--root] [--wd] [--cgroup]
-            [--preserve-credentials] -- ARGV...
+    enter   --status-fd N --pid P --pidfd N --ns auto|net,uts [--root] [--wd]
+            [--preserve-credentials] [--go-fd N] -- ARGV...
     keep    --status-fd N --pid P --pidfd N --type net --path PATH [--private-parent]
     release --status-fd N --path PATH [--remove]
 
@@ -22,6 +22,11 @@ The status fd is the write end of a close-on-exec pipe. The helper writes lines 
 EOF: ``exec`` without ``err`` means the command runs; keep/release succeed with exit 0.
 Exit status: the command's own (signal N: 128+N); helper failures exit 1 (127 when the
 command was not found).
+
+``--go-fd N`` (any mode): before anything else the helper reads one byte from that pipe, so
+the caller can first act on the idle helper (``enter --cgroup``: the caller moves it into the
+target's cgroups through the audited cgroup writer; the command inherits them). EOF instead
+of the byte means the caller gave up: the helper exits 1 having done nothing.
 """
 
 from __future__ import annotations
@@ -160,7 +165,6 @@ FLAGS = frozenset(
         "mount-proc",
         "root",
         "wd",
-        "cgroup",
         "remove",
         "preserve-credentials",
         "private-parent",
@@ -388,18 +392,6 @@ def mountinfo() -> Iterator[tuple[list[str], int]]:
             yield fields, sep
 
 
-def cgroup_mounts() -> list[tuple[str, str, str, set[str]]]:
-    """(fstype, root, mountpoint, controllers) of every cgroup/cgroup2 mount we see."""
-    out = []
-    for fields, sep in mountinfo():
-        fstype = fields[sep + 1]
-        if fstype not in ("cgroup", "cgroup2"):
-            continue
-        opts = set(fields[sep + 3].split(",")) if len(fields) > sep + 3 else set()
-        out.append((fstype, unescape(fields[3]), unescape(fields[4]), opts))
-    return out
-
-
 def unescape(text: str) -> str:
     if "\\" not in text:
         return text
@@ -414,30 +406,6 @@ def unescape(text: str) -> str:
             out.append(text[i])
             i += 1
     return "".join(out)
-
-
-def join_cgroups(pid: int) -> None:
-    """Move this process into the target's cgroup in every hierarchy (v2 and v1)."""
-    try:
-        with open(f"/proc/{pid}/cgroup", encoding="utf-8", errors="replace") as fh:
-            lines = fh.read().splitlines()
-    except OSError as exc:
-        raise target_error(pid, exc, f"cannot read cgroups of process {pid}") from None
-    mounts = cgroup_mounts()
-    for line in lines:
-        hid, controllers, path = line.split(":", 2)
-        wanted = set(controllers.split(",")) if controllers else set()
-        for fstype, root, mountpoint, opts in mounts:
-            if hid == "0" and fstype != "cgroup2":
-                continue
-            if hid != "0" and (fstype != "cgroup" or not wanted <= opts):
-                continue
-            if not (path == root or path.startswith(root.rstrip("/") + "/")):
-                continue
-            rel = path[len(root.rstrip("/")) :]
-            procs = mountpoint.rstrip("/") + rel + "/cgroup.procs"
-            write_file(procs, "0", f"cannot join cgroup {procs}")
-            break
 
 
 def open_target_dir(pid: int, name: str) -> int:
@@ -497,8 +465,6 @@ def do_enter(args: Args, status: Status) -> int:
     if not pidfd_alive(pidfd):
         raise HelperError(GONE, f"process {pid} is gone")
     types = enter_types(args, pid)
-    if args.flag("cgroup"):
-        join_cgroups(pid)
     root_fd = open_target_dir(pid, "root") if args.flag("root") else -1
     wd_fd = open_target_dir(pid, "cwd") if args.flag("wd") else -1
     if not pidfd_alive(pidfd):
@@ -647,6 +613,18 @@ def do_release(args: Args, status: Status) -> int:
     return 0
 
 
+def wait_for_go(args: Args) -> bool:
+    """With --go-fd: block until the caller's go byte (True) or EOF (False: it gave up)."""
+    fd = args.get("go-fd")
+    if fd is None:
+        return True
+    go_fd = int(fd)
+    try:
+        return os.read(go_fd, 1) == b"g"
+    finally:
+        os.close(go_fd)
+
+
 MODES = {"run": do_run, "enter": do_enter, "keep": do_keep, "release": do_release}
 
 
@@ -658,6 +636,8 @@ def main(argv: list[str] | None = None) -> int:
             raise HelperError(INVALID, "helper: mode must be run, enter, keep or release")
         args = Args(words[1:])
         status = Status(args.int("status-fd"))
+        if not wait_for_go(args):
+            return 1
         return MODES[words[0]](args, status)
     except HelperError as exc:
         status.send(f"err {exc.kind} {exc.message}")

@@ -37,7 +37,8 @@ REVIEWED_WRITE_SITES: dict[str, str] = {
     "nstui/kernel/nshelper.py:_open_log": "a detached command's output log (O_EXCL, 0600)",
     "nstui/kernel/nshelper.py:_registry_write": "the registry of nsfs files `keep` created",
     "nstui/kernel/nshelper_main.py:write_file": "uid_map/gid_map/setgroups of a new user "
-    "namespace (and, via join_cgroups, cgroup.procs: see the cgroup test)",
+    "namespace and the new uts namespace's hostname (enter --cgroup moves the helper from "
+    "the caller, through the writer)",
     "nstui/kernel/nshelper_main.py:do_keep": "the empty file an nsfs bind mount goes on "
     "(O_CREAT|O_EXCL; cgroupfs refuses regular files)",
     "nstui/kernel/ffi_build.py:build": "the generated cffi module (build time)",
