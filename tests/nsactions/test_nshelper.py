@@ -139,7 +139,10 @@ def test_enter_user_namespace_becomes_its_root_as_nsenter_does(targets: Targets)
     assert launch.communicate(10) == (0, "65534\n", "")
 
 
-def test_enter_root_wd_and_cgroup(targets: Targets, tmp_path: Path) -> None:
+def test_enter_root_wd_and_cgroup(
+    targets: Targets, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NSTUI_AUDIT_LOG", str(tmp_path / "audit.log"))  # the move is audited
     cgroup = Path(f"/sys/fs/cgroup/pids/nstui-test-h2-{os.getpid()}")
     cgroup.mkdir()
     try:
