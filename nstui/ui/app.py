@@ -179,6 +179,7 @@ class NstuiApp(App[int]):
         self._cg_files: dict[CgKey, dict[str, str]] = {}
         #: used only by the refresh worker (one at a time)
         self._process_rows = ProcessRowBuilder()
+        self._last_prepared: tuple[tuple[RowSet, Prepared] | None, ...] = (None, None, None)
         self._tick_pending = False
         self._error_shown = False
         self._detail_timer: Timer | None = None
@@ -304,10 +305,18 @@ class NstuiApp(App[int]):
             build_namespace_rows(snapshot, params.ns_expanded, nesting=params.ns_nesting),
             build_cgroup_rows(snapshot, usage),
         )
-        # Flattened here too, so applying costs the event loop nothing per row.
-        prepared = tuple(
-            prepare(rowset, state, shown)
-            for rowset, state, shown in zip(built, params.states, params.shown, strict=True)
+        # Flattened here too, so applying costs the event loop nothing per row. The process
+        # and cgroup layouts are reused while the trees keep their shape.
+        last = self._last_prepared
+        prepared = (
+            prepare(built[0], params.states[0], params.shown[0], last[0]),
+            prepare(built[1], params.states[1], params.shown[1]),
+            prepare(built[2], params.states[2], params.shown[2], last[2]),
+        )
+        self._last_prepared = (
+            (built[0], prepared[0]),
+            (built[1], prepared[1]),
+            (built[2], prepared[2]),
         )
         rows = BuiltRows(
             processes=built[0],

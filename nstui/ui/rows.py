@@ -99,9 +99,36 @@ class Prepared:
     fresh: frozenset[Key] | None = None
 
 
-def prepare(rowset: RowSet, state: ViewState, shown: RowSet | None = None) -> Prepared:
+def prepare(
+    rowset: RowSet,
+    state: ViewState,
+    shown: RowSet | None = None,
+    previous: tuple[RowSet, Prepared] | None = None,
+) -> Prepared:
     """Flatten and index in the refresh worker; ``shown`` is the rowset on screen, for the
-    fresh (newly appeared) keys."""
+    fresh (newly appeared) keys.
+
+    ``previous`` is the last rowset prepared for this view and its layout: when the tree has
+    the same shape, the order is natural and nothing is filtered, the lines are the same and
+    are reused (only for views whose rows' expansion flags follow from their keys).
+    """
+    if previous is not None:
+        old_rows, old_layout = previous
+        if (
+            old_layout.state is state
+            and state.sort_column is None
+            and not state.filter_text
+            and rowset.children == old_rows.children
+        ):
+            # Same keys as before: nothing is new unless the screen shows other rows.
+            reused_fresh: frozenset[Key] | None = None
+            if shown is not None:
+                reused_fresh = (
+                    frozenset()
+                    if shown is old_rows
+                    else frozenset(k for k in rowset.rows if k not in shown.rows)
+                )
+            return Prepared(state, old_layout.lines, old_layout.index, reused_fresh)
     lines = flatten(rowset, state)
     fresh = None
     if shown is not None:
