@@ -59,5 +59,5 @@ def test_prepare_reuses_lines_while_the_tree_keeps_its_shape() -> None:
     grown = RowSet.build([*ROWS.rows.values(), row(30, 1, "new")])
     third = prepare(grown, state, same_shape, (same_shape, again))
     assert third.lines is not first.lines
-    assert third.fresh == {30}
+    assert third.fresh == frozenset({30})
     assert 30 in third.index
