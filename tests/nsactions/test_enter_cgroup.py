@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from nstui.kernel import nshelper
+from nstui.kernel import nshelper, nshelper_main
 from nstui.kernel.cgroups import join as cgroup_join
 from nstui.kernel.cgroups.audit import AuditLog
 from nstui.kernel.cgroups.hierarchy import discover_hierarchies
@@ -212,3 +212,20 @@ def test_the_audit_records_are_json_lines(target: Target, tmp_path: Path) -> Non
     assert launch.communicate(timeout=10) == (0, "", "")
     records = [json.loads(line) for line in log.read_text().splitlines()]
     assert [r["phase"] for r in records] == ["attempt", "result"] * 3
+
+
+def test_helper_told_nothing_on_its_go_pipe_does_nothing() -> None:
+    """EOF instead of the go byte (the caller gave up): the helper exits 1 before reading
+    any other option, entering anything or reporting on its status pipe."""
+    status_r, status_w = os.pipe()
+    go_r, go_w = os.pipe()
+    os.close(go_w)
+    try:
+        words = ["enter", "--status-fd", str(status_w), "--go-fd", str(go_r), "--", "true"]
+        assert nshelper_main.main(words) == 1  # no --pid/--pidfd: never got that far
+        with pytest.raises(OSError):
+            os.fstat(go_r)  # the helper closed it (an exec'd command never sees it)
+        os.close(status_w)
+        assert os.read(status_r, 100) == b""
+    finally:
+        os.close(status_r)
