@@ -10,7 +10,8 @@ Two roles in one file:
     - ``plain``: /bin/true (1 process start);
     - ``unshare``: util-linux ``unshare --fork --pid --uts --ipc [--net]`` true: new
       namespaces that die at once (2 starts: unshare and its forked child);
-    - ``enter``: util-linux ``nsenter -t ANCHOR --all -- sleep 0.03 MARKER``: the forked
+    - ``enter``: util-linux ``nsenter -t ANCHOR --all -- sleep 0.03 MARKER`` (every 10th
+      sleeps 0.5 s, so slow scans on a busy host still meet some): the forked
       child is born in all eight namespaces of anchor K (2 starts); MARKER is a number too
       small to change the sleep, unique to the run and the anchor, so the cross-check can
       recognise the process and knows exactly which namespaces it must carry;
@@ -170,6 +171,7 @@ class Driver:
         self.result = DriveResult()
         self.anchors: list[Anchor] = []
         self.serial = 0
+        self.entered = 0
 
     def _spawn(self, argv: list[str]) -> int:
         return os.posix_spawn(argv[0], argv, self.env)
@@ -185,7 +187,10 @@ class Driver:
         elif kind == "enter":
             anchor = self.anchors[self.serial % len(self.anchors)]
             argv = [self.nsenter, "-t", str(anchor.pid), "--all", "--"]
-            argv += [self.sleep, "0.03", marker(self.tag, anchor.index)]
+            # every 10th lives longer, so a slow scan on a busy host still meets some
+            self.entered += 1
+            nap = "0.5" if self.entered % 10 == 0 else "0.03"
+            argv += [self.sleep, nap, marker(self.tag, anchor.index)]
         else:
             parent = self.parents[self.serial % len(self.parents)]
             cg = parent / f"c{self.serial}"

@@ -11,7 +11,7 @@ second:
 - members of a cgroup exist in that snapshot (issue 7), and a process's cgroup (in a
   hierarchy the snapshot walked) is one of the snapshot's cgroups;
 - no namespace is attributed to the wrong process: a process launched by the churn into
-  anchor K's namespaces (recognised by its argv ``sleep 0.03 MARKER-K``, which it has only
+  anchor K's namespaces (recognised by its argv ``sleep SECONDS MARKER-K``, which it has only
   after the exec, when it has been in those namespaces since its fork) carries exactly
   anchor K's namespace identities, for every type that was read.
 """
