@@ -239,20 +239,18 @@ def make_app(snapshot: Snapshot, actions: Actions | None = None) -> NstuiApp:
     return NstuiApp(FixedSource(snapshot), actions, interval=3600, recorded=True)
 
 
-def screenshot_actions(**options: object) -> Actions | None:
-    """The live namespace and cgroup actions (panes only read until the user confirms), and
-    the recorded mounts of the mounts view, so that view does not show this host."""
-    try:
-        from nstui.model.actions import live_actions
+def screenshot_actions(snapshot: Snapshot) -> Actions:
+    """Recorded actions for every pane: screenshots show the recording, never this host
+    (its audit log, its namespaces, its mounts), and nothing they do reaches the kernel."""
+    from nstui.model.cgroup_recorded import RecordedCgroupActions
+    from nstui.model.mounts_recorded import RecordedMountActions
+    from nstui.model.ns_recorded import RecordedNsActions
 
-        live = live_actions(**options)
-    except ImportError:
-        return None
-    try:
-        from nstui.model.mounts_recorded import RecordedMountActions
-    except ImportError:
-        return live
-    return Actions(namespaces=live.namespaces, cgroups=live.cgroups, mounts=RecordedMountActions())
+    return Actions(
+        namespaces=RecordedNsActions(snapshot),
+        cgroups=RecordedCgroupActions(snapshot),
+        mounts=RecordedMountActions(),
+    )
 
 
 async def render(
@@ -273,10 +271,10 @@ def main(argv: list[str] | None = None) -> int:
     time.tzset()
     snapshot = load_snapshot(args.snapshot)
     args.directory.mkdir(parents=True, exist_ok=True)
-    actions = screenshot_actions()
+    actions = screenshot_actions(snapshot)
     written = 0
     for scenario in SCENARIOS:
-        if not available(scenario) or (scenario.needs_actions and actions is None):
+        if not available(scenario):
             print(f"skipped {scenario.name}: {scenario.needs} not in this build", file=sys.stderr)
             continue
         asyncio.run(render(scenario, snapshot, actions, args.directory))

@@ -8,7 +8,6 @@ after a deliberate change, and look at them before committing.
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
@@ -35,7 +34,6 @@ def test_view_snapshot(
     scenario: Scenario,
     recorded_snapshot: Snapshot,
     snap_compare: Callable[..., bool],
-    tmp_path: Path,
 ) -> None:
     if not available(scenario):
         pytest.skip(f"{scenario.needs} is not in this build yet")
@@ -43,6 +41,6 @@ def test_view_snapshot(
     async def run_before(pilot: Pilot[int]) -> None:
         await scenario.steps(pilot)
 
-    actions = screenshot_actions(audit_path=str(tmp_path / "audit.jsonl"))
+    actions = screenshot_actions(recorded_snapshot)
     app = make_app(recorded_snapshot, actions)
     assert snap_compare(app, run_before=run_before, terminal_size=SIZE)
