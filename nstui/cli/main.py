@@ -93,4 +93,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run through the imported module: as __main__ this file would be a second copy whose
+    # UsageError is not the class the subcommand modules raise.
+    from nstui.cli.main import main as _main
+
+    sys.exit(_main())

@@ -52,3 +52,14 @@ def test_tui_without_a_terminal_says_so() -> None:
     assert result.returncode == 2
     assert "not a terminal" in result.stderr
     assert result.stdout == ""
+
+
+def test_module_entry_point_keeps_one_line_errors() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "nstui.cli.main", "ns", "--type", "bogus"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
