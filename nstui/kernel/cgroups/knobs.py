@@ -137,7 +137,9 @@ PSI = ReadOnlyType(show=_show_psi)
 MEMSTAT = ReadOnlyType(show=_show_memory_stat)
 V1_SIZE = SizeType(unlimited_kernel="-1")
 V2_SIZE = SizeType(unlimited_kernel="max")
-PIDS_MAX = IntType(0, INT64_MAX, step_by=1, unlimited_kernel="max")
+PIDS_MAX = IntType(0, 1 << 22, step_by=1, unlimited_kernel="max")  # PID_MAX_LIMIT, else EINVAL
+#: cgroup.max.depth/descendants take an int: above INT_MAX the kernel says ERANGE
+DESCENDANTS_MAX = IntType(0, (1 << 31) - 1, step_by=1, unlimited_kernel="max")
 BOOL = BoolType()
 PID = IntType(1, (1 << 22), unit="pid")
 
@@ -237,8 +239,8 @@ V2_KNOBS: tuple[Knob, ...] = (
     _k("cgroup.subtree_control", 2, "controllers enabled for children (+memory -io)",
        SubtreeControlType()),
     _ro("cgroup.controllers", 2, "controllers available here"),
-    _k("cgroup.max.depth", 2, "deepest descendant allowed", PIDS_MAX),
-    _k("cgroup.max.descendants", 2, "most descendants allowed", PIDS_MAX),
+    _k("cgroup.max.depth", 2, "deepest descendant allowed", DESCENDANTS_MAX),
+    _k("cgroup.max.descendants", 2, "most descendants allowed", DESCENDANTS_MAX),
     _ro("cgroup.stat", 2, "descendants (dying ones too)",
         _show_keys("nr_descendants", "nr_dying_descendants")),
     _ro("cgroup.events", 2, "populated / frozen", _show_keys("populated", "frozen")),

@@ -271,6 +271,10 @@ class CpuListType:
         return None
 
 
+#: The kernel's largest CFS quota (max_cfs_runtime: 2**44 - 1 us); above it, EINVAL.
+MAX_QUOTA_US = (1 << 44) - 1
+
+
 def _quota_from_text(text: str, period: int) -> int:
     """``50%`` of one CPU, ``1.5`` is not accepted (ambiguous); durations are microseconds."""
     pct = parse_percent(text)
@@ -278,10 +282,13 @@ def _quota_from_text(text: str, period: int) -> int:
         quota = (pct * period).to_integral_value(rounding=ROUND_FLOOR)
         if quota < 1000:
             raise ValueError(f"{text.strip()} of a {period} us period is below 1000 us")
-        return int(quota)
-    quota_us = parse_duration_us(text)
-    if quota_us < 1000:
-        raise ValueError(f"quota {quota_us} us is below the kernel's minimum of 1000 us")
+        quota_us = int(quota)
+    else:
+        quota_us = parse_duration_us(text)
+        if quota_us < 1000:
+            raise ValueError(f"quota {quota_us} us is below the kernel's minimum of 1000 us")
+    if quota_us > MAX_QUOTA_US:
+        raise ValueError(f"quota {quota_us} us is above the kernel's maximum of {MAX_QUOTA_US} us")
     return quota_us
 
 
