@@ -24,6 +24,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.message import Message
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.theme import Theme
 from textual.timer import Timer
@@ -732,6 +733,19 @@ class NstuiApp(App[int]):
         cls = self._pane("nstui.ui.screens.audit_history", "AuditHistoryScreen")
         if cls is not None:
             self.push_screen(cls(self.actions), self._after_pane)
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """Notifications carry kernel and user text (argv, paths, typed values): never parse
+        them as markup, where ``[/]`` or ``['a=1']`` raise and take the whole app down."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
 
     # ----- command palette ------------------------------------------------------------------
 

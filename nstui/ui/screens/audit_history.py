@@ -78,7 +78,7 @@ class AuditHistoryScreen(Screen[None]):
             yield Static("Audit log of cgroup changes (newest first)", id="history-title")
             table: DataTable[str] = DataTable(id="entries", cursor_type="row", zebra_stripes=True)
             yield table
-            yield Static("", id="history-status")
+            yield Static("", id="history-status", markup=False)
         yield Footer()
 
     def on_mount(self) -> None:

@@ -68,7 +68,7 @@ class KeepNamespaceScreen(NsDialog[str]):
                 )
             if self.ns.type is NsType.MNT:
                 yield Static(MNT_HINT, classes="hint")
-            yield Static("", id="message")
+            yield Static("", id="message", markup=False)
             with Horizontal(id="buttons"):
                 yield Button("Keep", variant="primary", id="keep", compact=True)
                 yield Button("Cancel", id="cancel", compact=True)
@@ -161,7 +161,7 @@ class ReleaseNamespaceScreen(NsDialog[str]):
                 with RadioSet(id="paths"):
                     for i, holder in enumerate(self.binds):
                         yield RadioButton(holder.path, value=i == 0, id=f"path-{i}")
-            yield Static("", id="message")
+            yield Static("", id="message", markup=False)
             with Horizontal(id="buttons"):
                 yield Button("Release", variant="error", id="release", compact=True)
                 yield Button("Cancel", id="cancel", compact=True)

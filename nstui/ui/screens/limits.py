@@ -208,7 +208,7 @@ class LimitsScreen(Screen[None]):
             yield table
             members: DataTable[str] = DataTable(id="members", cursor_type="row")
             yield members
-            yield Static("", id="limits-status")
+            yield Static("", id="limits-status", markup=False)
         yield Footer()
 
     def on_mount(self) -> None:

@@ -65,11 +65,11 @@ class MoveToCgroupScreen(ModalScreen[bool]):
                 allow_blank=False,
                 id="hierarchy",
             )
-            yield Static("", id="current")
+            yield Static("", id="current", markup=False)
             yield Input(placeholder="filter cgroups, or type a path", id="filter")
             yield OptionList(id="targets")
             yield Checkbox("only this thread (tasks / cgroup.threads)", id="thread")
-            yield Static("", id="message")
+            yield Static("", id="message", markup=False)
             with Horizontal(id="buttons"):
                 yield Button("Move", id="move", variant="primary")
                 yield Button("Cancel", id="cancel")

@@ -128,7 +128,7 @@ class OverlayBuildScreen(ModalScreen[MountOutcome | None]):
                 id="layers-here",
             )
             yield Static("", id="pid-note", classes="hint")
-            yield Static("", id="message")
+            yield Static("", id="message", markup=False)
             with Horizontal(id="buttons"):
                 yield Button("Mount", variant="primary", id="mount", compact=True)
                 yield Button("Cancel", id="cancel", compact=True)

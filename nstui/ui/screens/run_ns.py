@@ -87,7 +87,7 @@ class RunInNamespacesScreen(NsDialog[int]):
                 id="command",
                 compact=True,
             )
-            yield Static("", id="argv")
+            yield Static("", id="argv", markup=False)
             yield Static("Options", classes="section")
             with Horizontal(classes="row"):
                 yield Label("Hostname")
@@ -105,7 +105,7 @@ class RunInNamespacesScreen(NsDialog[int]):
             with RadioSet(id="mode"):
                 yield RadioButton("attached: hand over this terminal", value=True, id="attached")
                 yield RadioButton("detached: output to a log file", id="detached")
-            yield Static("", id="message")
+            yield Static("", id="message", markup=False)
             with Horizontal(id="buttons"):
                 yield Button("Run", variant="primary", id="run", compact=True)
                 yield Button("Cancel", id="cancel", compact=True)

@@ -67,12 +67,12 @@ class UmountConfirmScreen(ModalScreen[MountOutcome | None]):
         with Vertical(id="dialog"):
             yield Static(f"Unmount {union.target} ({union.kind})?", id="title")
             yield Static(f"In {where}.")
-            yield Static("Looking for processes that use it …", id="users")
+            yield Static("Looking for processes that use it …", id="users", markup=False)
             yield Checkbox(
                 "lazy: detach now, the kernel frees it when the last user goes (MNT_DETACH)",
                 id="lazy",
             )
-            yield Static("", id="message")
+            yield Static("", id="message", markup=False)
             with Horizontal(id="buttons"):
                 yield Button("Unmount", variant="error", id="confirm", compact=True)
                 yield Button("Cancel", id="cancel", compact=True)
