@@ -659,15 +659,25 @@ def persist(pid: int, ns_type: NsType | str, path: str) -> KeptNamespace:
     args = ["--pid", str(pid), "--type", kind, "--path", absolute]
     if kind is NsType.MNT and os.path.dirname(absolute) == KEEP_MNT_DIR:
         args.append("--private-parent")
-    pidfd = _open_target(pid)
+    # Recorded before the helper creates the file and mounts on it, so nstui killed right
+    # after the mount cannot leave a mount without its record; dropped again if not created.
+    fresh = not os.path.lexists(absolute)
+    if fresh:
+        _registry_write([*(p for p in _registry_lines() if p != absolute), absolute])
+    created = False
     try:
-        started = _start("keep", [*args, "--pidfd", str(pidfd)], pass_fd=pidfd)
+        pidfd = _open_target(pid)
+        try:
+            started = _start("keep", [*args, "--pidfd", str(pidfd)], pass_fd=pidfd)
+        finally:
+            os.close(pidfd)
+        code = started.process.wait()
+        if code != 0:
+            raise NsHelperError(FAILED, f"the namespace helper failed (status {code})")
+        created = "created" in started.lines
     finally:
-        os.close(pidfd)
-    code = started.process.wait()
-    if code != 0:
-        raise NsHelperError(FAILED, f"the namespace helper failed (status {code})")
-    created = "created" in started.lines
+        if fresh and not created:
+            _registry_write([p for p in _registry_lines() if p != absolute])
     if created:
         _registry_write([*(p for p in _registry_lines() if p != absolute), absolute])
     return KeptNamespace(absolute, kind, created)
