@@ -153,9 +153,11 @@ class LiveNsActions:
 
 
 def wait_in_foreground(launch: LaunchHandle) -> int:
-    """Wait for an attached command; like a shell, leave ^C and ^\\ to it meanwhile."""
+    """Wait for an attached command; like a shell, leave ^C and ^\\ to it meanwhile, and take
+    the terminal back when it ends."""
     if threading.current_thread() is not threading.main_thread():
         return launch.wait()
+    terminal = _owned_terminal()
     old_int = signal.signal(signal.SIGINT, signal.SIG_IGN)
     old_quit = signal.signal(signal.SIGQUIT, signal.SIG_IGN)
     try:
@@ -163,3 +165,31 @@ def wait_in_foreground(launch: LaunchHandle) -> int:
     finally:
         signal.signal(signal.SIGINT, old_int)
         signal.signal(signal.SIGQUIT, old_quit)
+        if terminal is not None:
+            _take_terminal_back(terminal)
+
+
+def _owned_terminal() -> int | None:
+    """Standard input's terminal when our process group is its foreground one (we are not a
+    background job), else None."""
+    try:
+        if os.isatty(0) and os.tcgetpgrp(0) == os.getpgrp():
+            return 0
+    except OSError:
+        pass
+    return None
+
+
+def _take_terminal_back(fd: int) -> None:
+    """An interactive shell makes its own process group the terminal's foreground one; in a
+    new pid namespace it cannot hand it back on exit (our group is invisible there). Left so,
+    nstui is a background job of its own terminal and the TUI hangs on its next write: take
+    the terminal back as a shell does after a job (SIGTTOU ignored, or it stops us)."""
+    old = signal.signal(signal.SIGTTOU, signal.SIG_IGN)
+    try:
+        if os.tcgetpgrp(fd) != os.getpgrp():
+            os.tcsetpgrp(fd, os.getpgrp())
+    except OSError:
+        pass
+    finally:
+        signal.signal(signal.SIGTTOU, old)
