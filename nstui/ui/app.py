@@ -291,9 +291,9 @@ class NstuiApp(App[int]):
         )
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="refresh")
-    def _refresh_worker(self, params: RefreshParams) -> None:
+    def _refresh_worker(self, params: RefreshParams, full: bool = False) -> None:
         started = time.perf_counter()
-        snapshot = self.source.take()
+        snapshot = _take(self.source, full)
         scanned_at = time.perf_counter()
         scan = scanned_at - started
         usage = (
@@ -619,7 +619,9 @@ class NstuiApp(App[int]):
         self._update_status()
 
     def action_refresh_now(self) -> None:
-        self._refresh_worker(self._refresh_params())
+        # Asked for (r) or after a pane changed something: a full take, so what refreshes
+        # carry over (namespaces kept by bind mounts or fds, cgroup walks) is read again.
+        self._refresh_worker(self._refresh_params(), full=True)
 
     def action_toggle_follow(self) -> None:
         if self.follow:
@@ -798,6 +800,13 @@ class NstuiApp(App[int]):
             table.action_cycle_sort()
 
 
+def _take(source: SnapshotSource, full: bool) -> Snapshot:
+    """``source.take()``, or its ``take_full()`` when asked for and it has one."""
+    take_full = getattr(source, "take_full", None) if full else None
+    snapshot: Snapshot = take_full() if callable(take_full) else source.take()
+    return snapshot
+
+
 class _LazySource:
     """Builds the live source inside the first refresh worker, so the first frame does not
     wait for it."""
@@ -810,6 +819,11 @@ class _LazySource:
         if self._source is None:
             self._source = self._factory()
         return self._source.take()
+
+    def take_full(self) -> Snapshot:
+        if self._source is None:
+            return self.take()  # the first take is a full one
+        return _take(self._source, True)
 
 
 def run_app(interval: float) -> int:
