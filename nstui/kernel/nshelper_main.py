@@ -123,7 +123,8 @@ def mount(source: str | None, target: str, fstype: str | None, flags: int, what:
 def pidfd_alive(pidfd: int) -> bool:
     """Signal 0 through the pidfd: true while the target has not exited (no pid-reuse race)."""
     res = _lib.syscall(_long(SYS_PIDFD_SEND_SIGNAL), _long(pidfd), _long(0), ffi.NULL, _long(0))
-    return int(res) == 0
+    # EPERM: another user's process, alive; entering it then says why it is refused
+    return int(res) == 0 or ffi.errno == 1
 
 
 def set_parent_death_signal() -> None:
