@@ -76,6 +76,8 @@ class CgroupReading:
     hid: int = 0
     #: every thread (tasks / cgroup.threads) as its own row; /proc/TID/stat per thread
     threads: tuple[Member, ...] = ()
+    #: processes in cgroup.procs; ``members`` lists only the first ``members_limit`` of them
+    nprocs: int = 0
 
 
 def _int(text: str | None) -> int | None:
@@ -293,4 +295,5 @@ def read_cgroup(ref: CgroupRef, *, members_limit: int = 500) -> CgroupReading:
         is_root=ref.is_root,
         hid=ref.hid,
         threads=threads,
+        nprocs=len(procs),
     )

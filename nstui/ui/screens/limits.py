@@ -269,7 +269,7 @@ class LimitsScreen(Screen[None]):
         if first is None:
             return
         state = next((r.freeze for r in self.readings if r.freeze is not None), None)
-        procs = len(first.members)
+        procs = max(first.nprocs, len(first.members))  # members: only the first 500
         parts = [f"Cgroup {first.spec}", f"v{first.version}", f"{procs} processes"]
         parts.append(f"{len(first.tids)} threads")
         if state is not None:
@@ -655,7 +655,7 @@ class LimitsScreen(Screen[None]):
         first = self.readings[0] if self.readings else None
         if first is not None and (first.members or first.children):
             self.notify(
-                f"{self.path} still has {len(first.members)} processes and "
+                f"{self.path} still has {max(first.nprocs, len(first.members))} processes and "
                 f"{len(first.children)} children: the kernel refuses to remove it (EBUSY).",
                 severity="warning",
             )
