@@ -143,6 +143,11 @@ def test_layers_from_here_into_a_container_root(tmp_path: Path, spawn: Spawner) 
         time.sleep(0.02)
     # the command (busybox, pid namespace unchanged) is unshare's child: find it
     child = int(Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()[0])
+    # unshare's child chroots after the fork: wait until it really sits in the rootfs, or the
+    # refusal below races with a child that still sees this host's files.
+    while os.readlink(f"/proc/{child}/root") != str(rootfs) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert os.readlink(f"/proc/{child}/root") == str(rootfs)
     actions = LiveMountActions()
     spec = OverlaySpec(lowers=tuple(str(p) for p in lowers), target="/srv")
     refused = actions.mount_overlay(spec, in_pid=child)
