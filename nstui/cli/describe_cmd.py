@@ -56,7 +56,7 @@ def describe_target(snapshot: Snapshot, target: str) -> Description | None:
     """The description of TARGET in SNAPSHOT; None when it is not there. UsageError when
     TARGET is none of the accepted forms."""
     text = target.strip()
-    if text.isdigit():
+    if text.isdecimal():
         number = int(text)
         if number in snapshot.processes:
             return describe_process(snapshot, number)

@@ -128,7 +128,7 @@ def parse_namespace_arg(text: str) -> tuple[NsType | None, int]:
     from nstui.cli.main import UsageError
     from nstui.kernel.namespaces import parse_ns_text
 
-    if text.isdigit():
+    if text.isdecimal():
         return None, int(text)
     parsed = parse_ns_text(text)
     if parsed is None:

@@ -108,7 +108,7 @@ def read_si_branches(si: str, sysfs: str = "/sys/fs/aufs") -> tuple[AufsBranch, 
         if text is None:
             continue
         brid_text = _read_text(os.path.join(base, f"brid{index}"))
-        brid = int(brid_text) if brid_text and brid_text.strip().isdigit() else None
+        brid = int(brid_text) if brid_text and brid_text.strip().isdecimal() else None
         branches.append(parse_branch(text, index, brid))
     return tuple(sorted(branches, key=lambda b: b.index))
 

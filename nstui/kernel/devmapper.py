@@ -84,7 +84,7 @@ def parse_dmsetup_table(text: str) -> dict[str, tuple[DmTarget, ...]]:
         if not sep:
             continue
         fields = rest.split(maxsplit=3)
-        if len(fields) < 3 or not fields[0].isdigit() or not fields[1].isdigit():
+        if len(fields) < 3 or not fields[0].isdecimal() or not fields[1].isdecimal():
             continue
         args = fields[3] if len(fields) > 3 else ""
         tables.setdefault(name, []).append(
@@ -121,7 +121,7 @@ def read_dm_devices(sys_block: str = "/sys/block") -> list[DmDevice]:
         base = os.path.join(sys_block, kname)
         dev = _read(os.path.join(base, "dev")) or ""
         major_s, _, minor_s = dev.partition(":")
-        if not (major_s.isdigit() and minor_s.isdigit()):
+        if not (major_s.isdecimal() and minor_s.isdecimal()):
             continue
         size_s = _read(os.path.join(base, "size")) or "0"
         try:
@@ -135,7 +135,7 @@ def read_dm_devices(sys_block: str = "/sys/block") -> list[DmDevice]:
                 uuid=_read(os.path.join(base, "dm", "uuid")) or "",
                 major=int(major_s),
                 minor=int(minor_s),
-                size=int(size_s) * 512 if size_s.isdigit() else 0,
+                size=int(size_s) * 512 if size_s.isdecimal() else 0,
                 read_only=_read(os.path.join(base, "ro")) == "1",
                 suspended=_read(os.path.join(base, "dm", "suspended")) == "1",
                 slaves=slaves,

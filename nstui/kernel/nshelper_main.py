@@ -400,7 +400,7 @@ def unescape(text: str) -> str:
     i = 0
     while i < len(text):
         digits = text[i + 1 : i + 4]
-        if text[i] == "\\" and len(digits) == 3 and digits.isdigit():
+        if text[i] == "\\" and len(digits) == 3 and digits.isdecimal():
             out.append(chr(int(digits, 8)))
             i += 4
         else:

@@ -153,7 +153,7 @@ def boot_time(proc: str = "/proc") -> float:
 
 def list_pids(proc: str = "/proc") -> list[int]:
     """Pids of every process (thread-group leaders) visible in PROC, ascending."""
-    return sorted(int(name) for name in os.listdir(proc) if name.isdigit())
+    return sorted(int(name) for name in os.listdir(proc) if name.isdecimal())
 
 
 class Interner:
@@ -242,7 +242,7 @@ def parse_cgroup_file(raw: bytes) -> dict[int, str]:
     for line in raw.decode("utf-8", "surrogateescape").splitlines():
         hid, _, rest = line.partition(":")
         _, sep, path = rest.partition(":")
-        if sep and hid.isdigit():
+        if sep and hid.isdecimal():
             out[int(hid)] = sys.intern(path)
     return out
 

@@ -93,7 +93,7 @@ class MountScan:
 
 def _pids(proc: str) -> list[int]:
     try:
-        return sorted(int(name) for name in os.listdir(proc) if name.isdigit())
+        return sorted(int(name) for name in os.listdir(proc) if name.isdecimal())
     except OSError:
         return []
 

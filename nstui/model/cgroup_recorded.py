@@ -179,7 +179,7 @@ class RecordedCgroupActions:
             usage_raw = VALUES[knob.usage_file].strip()
             if knob.limit_kind == "cpu":
                 usage = "81.2 s total"
-            elif usage_raw.isdigit():
+            elif usage_raw.isdecimal():
                 usage_number = float(usage_raw)
                 usage = usage_raw if knob.limit_kind == "pids" else format_size(int(usage_raw))
         effective = None

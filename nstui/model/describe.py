@@ -490,7 +490,7 @@ def humanize_knob(key: str, value: str) -> str:
     if key in _BYTE_KEYS or hugetlb:
         if text == "max":
             return "unlimited (max)"
-        if text.isdigit():
+        if text.isdecimal():
             number = int(text)
             if number >= _V1_UNLIMITED:
                 return "unlimited"
@@ -500,12 +500,12 @@ def humanize_knob(key: str, value: str) -> str:
         parts = text.split()
         if len(parts) == 2 and parts[0] == "max":
             return f"unlimited (period {parts[1]} µs)"
-        if len(parts) == 2 and parts[0].isdigit() and parts[1].isdigit() and int(parts[1]):
+        if len(parts) == 2 and parts[0].isdecimal() and parts[1].isdecimal() and int(parts[1]):
             return f"{int(parts[0]) / int(parts[1]):.2f} CPUs ({parts[0]}/{parts[1]} µs)"
         return text
     if key == "cpu.cfs_quota_us" and text == "-1":
         return "unlimited (-1)"
-    if key in ("cpuacct.usage", "cpuacct.usage_user", "cpuacct.usage_sys") and text.isdigit():
+    if key in ("cpuacct.usage", "cpuacct.usage_user", "cpuacct.usage_sys") and text.isdecimal():
         return f"{int(text) / 1e9:.2f} s"
     if key == "pids.max" and text == "max":
         return "unlimited (max)"

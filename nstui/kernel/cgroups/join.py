@@ -55,7 +55,7 @@ def cgroup_paths(pid: int) -> dict[int, str]:
     for line in text.splitlines():
         hid_text, _, rest = line.partition(":")
         _controllers, sep, path = rest.partition(":")
-        if sep and hid_text.isdigit():
+        if sep and hid_text.isdecimal():
             out[int(hid_text)] = path
     return out
 

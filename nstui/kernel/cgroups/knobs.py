@@ -452,7 +452,7 @@ def cpu_limit_cpus(knob: Knob, raw: str, ctx: Context) -> float | None:
             return None
     quota = knob.vtype.number(raw)
     period_raw = ctx.read("cpu.cfs_period_us")
-    if quota is None or period_raw is None or not period_raw.strip().isdigit():
+    if quota is None or period_raw is None or not period_raw.strip().isdecimal():
         return None
     period = int(period_raw)
     return quota / period if period > 0 else None  # the kernel never shows 0; a guard all the same

@@ -102,7 +102,7 @@ def _field(text: str | None, key: str) -> int | None:
 
 def _ids(text: str | None) -> list[int]:
     """Pids or tids of cgroup.procs / tasks / cgroup.threads, sorted; non-numbers skipped."""
-    return sorted({int(w) for w in (text or "").split() if w.isdigit()})
+    return sorted({int(w) for w in (text or "").split() if w.isdecimal()})
 
 
 def _knob_reading(ref: CgroupRef, knob: Knob, directory: CgroupDir) -> KnobReading:

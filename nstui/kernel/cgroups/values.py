@@ -331,7 +331,7 @@ class CfsQuotaType:
         return "max" if value == "-1" else f"{value}us"
 
     def number(self, raw: str) -> float | None:
-        value = int(raw.strip()) if raw.strip().lstrip("-").isdigit() else -1
+        value = int(raw.strip()) if raw.strip().lstrip("-").isdecimal() else -1
         return None if value < 0 else float(value)
 
     def step(self, raw: str, direction: int, ctx: Context) -> str | None:
@@ -352,10 +352,10 @@ class PeriodType:
 
     def display(self, raw: str) -> str:
         value = raw.strip()
-        return format_duration_us(int(value)) if value.isdigit() else value
+        return format_duration_us(int(value)) if value.isdecimal() else value
 
     def number(self, raw: str) -> float | None:
-        return float(raw) if raw.strip().isdigit() else None
+        return float(raw) if raw.strip().isdecimal() else None
 
     def step(self, raw: str, direction: int, ctx: Context) -> str | None:
         value = self.number(raw)
@@ -499,7 +499,7 @@ class ClassIdType(_NotNumeric):
 
     def display(self, raw: str) -> str:
         value = raw.strip()
-        if not value.isdigit():
+        if not value.isdecimal():
             return value
         number = int(value)
         return f"{number >> 16:x}:{number & 0xFFFF:x}" if number else "0"

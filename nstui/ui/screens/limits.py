@@ -722,7 +722,7 @@ class LimitsScreen(Screen[None]):
             thread = len(words) == 2 and words[1] in ("t", "thread", "--thread")
             if (
                 not words
-                or not words[0].isdigit()
+                or not words[0].isdecimal()
                 or len(words) > 2
                 or (len(words) == 2 and not thread)
             ):

@@ -166,7 +166,7 @@ class OverlayBuildScreen(ModalScreen[MountOutcome | None]):
     def _pid_changed(self, event: Input.Changed) -> None:
         note = ""
         text = event.value.strip()
-        if text.isdigit() and self.snapshot is not None:
+        if text.isdecimal() and self.snapshot is not None:
             process = self.snapshot.processes.get(int(text))
             if process is None:
                 note = f"no process {text} in the last refresh"
@@ -175,7 +175,7 @@ class OverlayBuildScreen(ModalScreen[MountOutcome | None]):
                     f"pid {text}: {process.command[:60]} — paths are those of its mount "
                     "namespace (absolute)"
                 )
-        elif text and not text.isdigit():
+        elif text and not text.isdecimal():
             note = "a pid is a number"
         self.query_one("#pid-note", Static).update(note)
 
@@ -194,7 +194,7 @@ class OverlayBuildScreen(ModalScreen[MountOutcome | None]):
             self._say("Give the target directory.")
             return None
         pid_text = self._value("pid")
-        if pid_text and not pid_text.isdigit():
+        if pid_text and not pid_text.isdecimal():
             self._say(f"The pid must be a number (got {pid_text!r}).")
             return None
         options = tuple(o for o in self._value("options").split(",") if o.strip())
