@@ -663,7 +663,13 @@ def persist(pid: int, ns_type: NsType | str, path: str) -> KeptNamespace:
     # after the mount cannot leave a mount without its record; dropped again if not created.
     fresh = not os.path.lexists(absolute)
     if fresh:
-        _registry_write([*(p for p in _registry_lines() if p != absolute), absolute])
+        try:
+            _registry_write([*(p for p in _registry_lines() if p != absolute), absolute])
+        except OSError as exc:
+            kind_of = DENIED if exc.errno in (errno.EACCES, errno.EPERM) else FAILED
+            raise NsHelperError(
+                kind_of, f"cannot record {absolute} in {_registry()}: {exc.strerror}"
+            ) from None
     created = False
     try:
         pidfd = _open_target(pid)
@@ -677,7 +683,8 @@ def persist(pid: int, ns_type: NsType | str, path: str) -> KeptNamespace:
         created = "created" in started.lines
     finally:
         if fresh and not created:
-            _registry_write([p for p in _registry_lines() if p != absolute])
+            with contextlib.suppress(OSError):
+                _registry_write([p for p in _registry_lines() if p != absolute])
     if created:
         _registry_write([*(p for p in _registry_lines() if p != absolute), absolute])
     return KeptNamespace(absolute, kind, created)
