@@ -96,10 +96,11 @@ def as_nobody(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]
     for d in (home, home / "state", home / "run"):
         d.mkdir()
         os.chown(d, NOBODY, NOBODY)
-    os.chmod(tmp_path, 0o755)  # tmp_path's parents are 0700 by pytest's default
+    os.chmod(tmp_path, 0o755)  # tmp_path and the base dirs above it are 0700 by default
     for parent in tmp_path.parents:
-        if str(parent).startswith("/tmp/pytest-of-"):
-            os.chmod(parent, os.stat(parent).st_mode | 0o005)
+        if parent in (Path("/tmp"), Path("/")) or not str(parent).startswith("/tmp/"):
+            break
+        os.chmod(parent, os.stat(parent).st_mode | 0o005)
 
     def run(
         *args: str, code: str | None = None, timeout: float = 120
