@@ -137,6 +137,7 @@ class NstuiApp(App[int]):
         Binding("3", "show_view('cgroups')", "Cgroups", show=False),
         Binding("4", "show_view('mounts')", "Mounts", show=False),
         Binding("slash", "filter", "Filter"),
+        Binding("escape", "clear_filter", "Clear filter", show=False),
         Binding("p", "toggle_pause", "Pause"),
         Binding("r", "refresh_now", "Refresh", show=False),
         Binding("n", "run_in_new", "Run in new ns"),
@@ -576,6 +577,11 @@ class NstuiApp(App[int]):
                 return self.active_view_name != "mounts"
             except NoMatches:  # not composed yet
                 return True
+        if action == "clear_filter":  # Escape on a view, shown only while a filter is set
+            try:
+                return bool(self.processes_view.state.filter_text)
+            except NoMatches:
+                return False
         return True
 
     def action_filter(self) -> None:
@@ -596,6 +602,12 @@ class NstuiApp(App[int]):
         if table is not None:
             table.focus()
 
+    def action_clear_filter(self) -> None:
+        self._clear_filter()
+        table = self.active_table
+        if table is not None:
+            table.focus()
+
     def _clear_filter(self) -> None:
         bar = self._main.query_one("#filter", FilterBar)
         bar.value = ""
@@ -606,6 +618,7 @@ class NstuiApp(App[int]):
         for table in self._main.query(RowTable):
             if table.state.filter_text != text:
                 table.update_state(filter_text=text)
+        self.refresh_bindings()  # Escape clears a set filter: the footer shows it meanwhile
         self._update_detail()
         self._update_status()
 
