@@ -45,6 +45,8 @@ class AuditHistoryScreen(Screen[None]):
         Binding("r", "reload", "Reload"),
         Binding("j", "cursor(1)", "Down", show=False),
         Binding("k", "cursor(-1)", "Up", show=False),
+        Binding("g", "cursor_edge(0)", "First", show=False),
+        Binding("G", "cursor_edge(1)", "Last", show=False),
     ]
 
     class Loaded(Message):
@@ -198,6 +200,11 @@ class AuditHistoryScreen(Screen[None]):
             table.action_cursor_down()
         else:
             table.action_cursor_up()
+
+    def action_cursor_edge(self, last: int) -> None:
+        table = self.query_one("#entries", DataTable)
+        if table.row_count:
+            table.move_cursor(row=table.row_count - 1 if last else 0)
 
     def action_close(self) -> None:
         self.dismiss(None)
