@@ -189,7 +189,7 @@ class NstuiApp(App[int]):
     # ----- layout ---------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield Static("", id="banner")
+        yield Static("", id="banner", markup=False)
         with Horizontal(id="main"):
             with TabbedContent(id="views", initial="processes"):
                 with TabPane(VIEWS[0][1], id="processes"):
@@ -417,6 +417,8 @@ class NstuiApp(App[int]):
         banner = self._main.query_one("#banner", Static)
         notes = list(snapshot.limitations)
         if not snapshot.host.is_root:
+            # the scan's own "not root: ..." note says the same in fewer words
+            notes = [note for note in notes if not note.startswith("not root")]
             notes.insert(
                 0,
                 f"not running as root (uid {snapshot.host.viewer_uid}): other users' "
