@@ -236,6 +236,9 @@ class MountsView(Widget):
         Binding("m", "toggle_dm", "Device mapper"),
         Binding("j", "cursor_down", "Down", show=False),
         Binding("k", "cursor_up", "Up", show=False),
+        # shown (and active) only while the type filter line is open: an Input hides the
+        # printable keys above, so the footer would otherwise be blank
+        Binding("escape", "close_types", "Close type filter"),
     ]
 
     class StateRead(Message):
@@ -454,22 +457,30 @@ class MountsView(Widget):
         box.value = ",".join(sorted(self.types))
         box.display = True
         box.focus()
+        self.refresh_bindings()
 
     @on(Input.Submitted, "#mounts-type")
     def _types_entered(self, event: Input.Submitted) -> None:
         self.types = frozenset(t.strip() for t in event.value.split(",") if t.strip())
         event.input.display = False
+        self.refresh_bindings()
         if self.mode == "dm":
             self.mode = "all"
             self._set_columns()
         self._fill(force=True)
         self.table.focus()
 
-    def key_escape(self) -> None:
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "close_types":
+            return bool(self.query("#mounts-type")) and self.query_one("#mounts-type").display
+        return True
+
+    def action_close_types(self) -> None:
         box = self.query_one("#mounts-type", Input)
         if box.display:
             box.display = False
             self.table.focus()
+            self.refresh_bindings()
 
     def _root_or_say(self, what: str) -> bool:
         snapshot = self.snapshot
