@@ -68,7 +68,16 @@ def render_description(
     muted = tones[Tone.MUTED]
     parts: list[RenderableType] = [Text(description.title, style="bold")]
     if description.subtitle:
-        parts.append(Text(description.subtitle, style=tones[Tone.HIGHLIGHT]))
+        # one line: a 2 kB argv (an --env JSON, say) would push every fact below the fold;
+        # the whole command line is in the section below
+        parts.append(
+            Text(
+                description.subtitle,
+                style=tones[Tone.HIGHLIGHT],
+                no_wrap=True,
+                overflow="ellipsis",
+            )
+        )
     for section in description.sections:
         parts.append(Text(""))
         parts.append(Text(section.title, style=Style(bold=True, underline=True)))
