@@ -43,7 +43,13 @@ def mounts_css() -> str:
 
 
 def _short(text: str, width: int) -> str:
+    """A path cut at its start: its last components say the most."""
     return text if len(text) <= width else "…" + text[-(width - 1) :]
+
+
+def _head(text: str, width: int) -> str:
+    """A label (a command line) cut at its end: its first words say the most."""
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +69,7 @@ def ns_label(ns: MountNamespace, state: MountsState, snapshot: Snapshot | None) 
 def ns_name(ns: MountNamespace, state: MountsState, snapshot: Snapshot | None) -> str:
     """Inode and label, for the NAMESPACE column."""
     own = " (nstui's)" if ns.is_own else ""
-    return f"{ns.ns.ino}{own} {_short(ns_label(ns, state, snapshot), 24)}".rstrip()
+    return f"{ns.ns.ino}{own} {_head(ns_label(ns, state, snapshot), 24)}".rstrip()
 
 
 def owner(union: UnionMount, state: MountsState) -> str:
