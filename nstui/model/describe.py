@@ -210,7 +210,12 @@ def _process_rows(snapshot: Snapshot, process: Process) -> list[Row]:
     return rows
 
 
-def _label_rows(label: ContainerLabel | None) -> list[Row]:
+def _label_rows(label: ContainerLabel | None, own: Sequence[str] = ()) -> list[Row]:
+    """``own``: the namespace types the process does not share with the host."""
+    if label is None and own:
+        return [
+            Row("container", f"no runtime seen; own {', '.join(own)} namespaces", Tone.HIGHLIGHT)
+        ]
     if label is None:
         return [Row("container", "none (a host process)", Tone.MUTED)]
     if not label.is_container:
@@ -236,7 +241,13 @@ def describe_process(snapshot: Snapshot, pid: int) -> Description:
         return _done("process", f"pid {pid}", "not in this snapshot", (gone,))
     label = label_for_process(snapshot, pid)
     sections = [Section("Process", tuple(_process_rows(snapshot, process)))]
-    sections.append(Section("Container", tuple(_label_rows(label))))
+    host_ns = snapshot.host.host_ns
+    own = [
+        t.value
+        for t in NS_TYPES
+        if t in process.ns and t in host_ns and process.ns[t] != host_ns[t]
+    ]
+    sections.append(Section("Container", tuple(_label_rows(label, own))))
     ns_rows = tuple(_namespace_row(snapshot, process, t) for t in NS_TYPES)
     note = ""
     if snapshot.host.host_ns_source != "pid 1":
