@@ -29,7 +29,7 @@ def test_type_line_shows_escape_in_the_footer_and_escape_closes_it() -> None:
             await pilot.press("escape")
             await pilot.pause()
             assert not box.display
-            assert app.focused is view.table
+            assert view.table.has_focus
             shown = {k for k, b in app.active_bindings.items() if b.binding.show}
             assert "escape" not in shown  # nothing to close: not offered
 
