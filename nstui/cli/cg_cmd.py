@@ -339,10 +339,9 @@ def run_mk(args: argparse.Namespace) -> int:
     if parent is None:
         raise UsageError(f"nstui cg mk: {ref.spec} is a hierarchy root")
     audit = AuditLog()
-    status = _control(lambda: control.make_child(parent, ref.relative_parts()[-1], audit))
-    if status == 0 and not args.no_cpuset_copy and control.needs_cpuset_copy(ref):
-        status = _control(lambda: control.copy_parent_cpuset(ref, audit))
-    return status
+    name = ref.relative_parts()[-1]
+    copy = not args.no_cpuset_copy
+    return _control(lambda: control.make_child(parent, name, audit, copy_cpuset=copy))
 
 
 def run_rm(args: argparse.Namespace) -> int:

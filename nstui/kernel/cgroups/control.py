@@ -38,10 +38,57 @@ def _write(ref: CgroupRef, file: str, typed: str, audit: AuditLog) -> WriteResul
     return write_value(ref, value, audit)
 
 
-def make_child(parent: CgroupRef, name: str, audit: AuditLog) -> ControlResult:
-    """mkdir a child cgroup. A new v1 cpuset child starts with empty cpus/mems (see
-    ``copy_parent_cpuset``)."""
+def _is_v1_cpuset(ref: CgroupRef) -> bool:
+    return ref.version == 1 and "cpuset" in ref.hierarchy.controllers
+
+
+def make_child(
+    parent: CgroupRef, name: str, audit: AuditLog, *, copy_cpuset: bool = True
+) -> ControlResult:
+    """mkdir a child cgroup. A new v1 cpuset child starts with empty cpus/mems, where no task
+    can be attached (ENOSPC): it is made under a staging name, given its parent's cpus and
+    mems, then renamed, so the name asked for never exists half made — not even when nstui is
+    killed in between (a ``.nstui-new-*`` directory is what would be left). ``copy_cpuset=False``
+    keeps the kernel's empty cpus/mems."""
     check_child_name(name)
+    if copy_cpuset and _is_v1_cpuset(parent):
+        return _make_cpuset_child(parent, name, audit)
+    return _mkdir(parent, name, audit)
+
+
+def _make_cpuset_child(parent: CgroupRef, name: str, audit: AuditLog) -> ControlResult:
+    final = parent.child(name)
+    with CgroupDir(parent) as directory:
+        with contextlib.suppress(OSError):
+            os.stat(name, dir_fd=directory.fd, follow_symlinks=False)
+            return ControlResult(False, f"cannot create {final.spec}: it already exists")
+        # The audit names the cgroup asked for, so undo removes it; the staging writes of
+        # cpus/mems are audited under the staging name.
+        entry = audit.attempt(final.spec, "(mkdir)", None, name, name)
+        staging = f".nstui-new-{os.getpid()}-{time.monotonic_ns()}"
+        try:
+            os.mkdir(staging, 0o755, dir_fd=directory.fd)
+        except OSError as exc:
+            reason = explain("(mkdir)", exc.errno or 0, parent.version, name)
+            audit.result(entry, None, "error: " + reason)
+            return ControlResult(False, f"cannot create {final.spec}: {reason}", entry)
+        copied = copy_parent_cpuset(parent.child(staging), audit)
+        try:
+            if not copied.ok:
+                raise OSError(errno.ENOSPC, copied.message)
+            # v1 cgroupfs renames within one parent; the target must not exist.
+            os.rename(staging, name, src_dir_fd=directory.fd, dst_dir_fd=directory.fd)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.rmdir(staging, dir_fd=directory.fd)
+            reason = copied.message if not copied.ok else os.strerror(exc.errno or 0)
+            audit.result(entry, None, "error: " + reason)
+            return ControlResult(False, f"cannot create {final.spec}: {reason}", entry)
+        audit.result(entry, "created", "ok")
+    return ControlResult(True, f"created {final.spec} with its parent's cpus and mems", entry)
+
+
+def _mkdir(parent: CgroupRef, name: str, audit: AuditLog) -> ControlResult:
     child = parent.child(name)
     with CgroupDir(parent) as directory:
         entry = audit.attempt(child.spec, "(mkdir)", None, name, name)
