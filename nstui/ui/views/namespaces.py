@@ -67,6 +67,10 @@ def build_namespace_rows(
     return RowSet.build(rows)
 
 
+def _pids_text(namespace: Namespace) -> str:
+    return " ".join(map(str, namespace.pids))
+
+
 def _namespace_rows(
     snapshot: Snapshot,
     namespace: Namespace,
@@ -92,7 +96,8 @@ def _namespace_rows(
             parent=parent,
             cells=(name, str(namespace.nprocs), owner, kept, label),
             sort=(ns_id.ino, namespace.nprocs, owner, kept or None, label.lower()),
-            search=f"{ns_id} {ns_id.ino} {label} {kept} {owner}".lower(),
+            # member pids too, so `/ PID` finds a process's namespaces without expanding them
+            search=f"{ns_id} {ns_id.ino} {label} {kept} {owner} {_pids_text(namespace)}".lower(),
             style=style,
             cell_styles=("", "", "dim", "magenta", "cyan"),
             expandable=bool(namespace.pids),
