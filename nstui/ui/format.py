@@ -68,7 +68,7 @@ def ns_flags(ns: Mapping[NsType, NsId], host: Mapping[NsType, NsId]) -> tuple[st
     for ns_type in NS_TYPES:
         mine = ns.get(ns_type)
         if mine is None:
-            out.append("?" if ns else " ")
+            out.append("?")  # the help promises ? for an unreadable namespace
             continue
         ref = host.get(ns_type)
         # Compared field by field: NsId.__eq__ (a dataclass's) is slow at 80,000 calls.
