@@ -256,14 +256,14 @@ class LiveSource:
                 if now is not None and (ns_id in fresh or all(p in subset for p in now)):
                     old = before.get(ns_id)
                     if old is not None and ns_id not in fresh:
-                        described = _with_holders(described, old.holders)
-                    out[ns_id] = _with_pids(described, now)
+                        described = dataclasses.replace(described, holders=old.holders)
+                    out[ns_id] = dataclasses.replace(described, pids=now)
         for ns_id, now in members.items():
             if ns_id not in out:
                 old = before.get(ns_id)
                 if old is None:  # vanished between the scan and the description
                     continue
-                out[ns_id] = old if old.pids == now else _with_pids(old, now)
+                out[ns_id] = old if old.pids == now else dataclasses.replace(old, pids=now)
         # no member process: kept by a holder, or the owner or parent of another one, as
         # the last full take found them
         for ns_id, old in before.items():
@@ -447,32 +447,6 @@ def _continues(
             if before.ns.get(ns_id.type) == ns_id:
                 return True
     return False
-
-
-def _with_pids(ns: Namespace, pids: tuple[int, ...]) -> Namespace:
-    return Namespace(
-        id=ns.id,
-        pids=pids,
-        owner=ns.owner,
-        parent=ns.parent,
-        owner_uid=ns.owner_uid,
-        kernel_id=ns.kernel_id,
-        holders=ns.holders,
-        facts=ns.facts,
-    )
-
-
-def _with_holders(ns: Namespace, holders: tuple[Any, ...]) -> Namespace:
-    return Namespace(
-        id=ns.id,
-        pids=ns.pids,
-        owner=ns.owner,
-        parent=ns.parent,
-        owner_uid=ns.owner_uid,
-        kernel_id=ns.kernel_id,
-        holders=holders,
-        facts=ns.facts,
-    )
 
 
 def _limitations(host: HostInfo, processes: Mapping[int, Process]) -> list[str]:
