@@ -31,6 +31,7 @@ from nstui.kernel.cgroups.editor import (
 from nstui.kernel.cgroups.hierarchy import Hierarchy, discover_hierarchies, walk
 from nstui.kernel.cgroups.paths import CgroupDir, CgroupGone, CgroupPathError, CgroupRef
 from nstui.kernel.cgroups.paths import parse_cgroup_spec as _parse_spec
+from nstui.kernel.cgroups.pending import with_current_values
 from nstui.kernel.cgroups.readings import KnobReading, read_cgroup
 from nstui.kernel.cgroups.writer import WriteResult
 
@@ -365,12 +366,14 @@ def _entry_json(e: AuditEntry) -> dict[str, Any]:
         "after": e.after,
         "result": e.result,
         "undo_of": e.undo_of,
+        "part_of": e.part_of,
+        "now": e.now,
     }
 
 
 def run_history(args: argparse.Namespace) -> int:
     log = AuditLog()
-    entries = log.entries()
+    entries = with_current_values(log.entries(), discover_hierarchies())
     if args.json:
         print(json.dumps([_entry_json(e) for e in entries], indent=2))
         return 0
@@ -379,9 +382,11 @@ def run_history(args: argparse.Namespace) -> int:
         return 0
     for e in entries:
         undo = f" (undo of {e.undo_of})" if e.undo_of else ""
+        step = f" (step of {e.part_of})" if e.part_of else ""
+        now = f", now: {e.now}" if e.unknown and e.now is not None else ""
         print(
             f"{e.id}  {e.time[:19]}  {e.user}  {e.cgroup} {e.file}: "
-            f"{e.before} -> {e.value} => {e.result}{undo}"
+            f"{e.before} -> {e.value} => {e.result}{now}{undo}{step}"
         )
     return 0
 

@@ -3,8 +3,8 @@
 
 Driven through ``nstui cg`` (its main() in-process, and once as a real command) with
 ``NSTUI_AUDIT_LOG`` pointing where the test wants the log.
-The log holds two records per change (the attempt, fsynced before the kernel write, and its
-result); ``AuditLog.entries()`` joins them into one entry per attempted change.
+The log holds one line per change, fsynced before the kernel write with its outcome pending,
+the outcome then written into that line in place.
 """
 
 from __future__ import annotations
@@ -75,8 +75,8 @@ def test_one_entry_per_attempted_change_failures_included(
     first = entries[0]
     assert (first.cgroup, first.before, first.value, first.after) == (spec, "max", "5", "5")
     records = [json.loads(line) for line in log.read_text().splitlines()]
-    assert [r["phase"] for r in records] == ["attempt", "result"] * 4
-    assert all(r["id"] == records[i - i % 2]["id"] for i, r in enumerate(records))
+    assert [r["id"] for r in records] == [e.id for e in entries]
+    assert [r["outcome"]["result"].split(":")[0] for r in records] == ["ok", "ok", "error", "ok"]
 
 
 def test_a_value_refused_before_writing_changes_nothing(

@@ -14,6 +14,7 @@ import errno
 import os
 from dataclasses import dataclass
 
+from nstui.kernel import killpoint
 from nstui.kernel.cgroups import io
 from nstui.kernel.cgroups.audit import AuditError, AuditLog
 from nstui.kernel.cgroups.knobs import Validated
@@ -91,11 +92,16 @@ def _read_after(directory: CgroupDir, file: str) -> str | None:
 
 
 def write_value(
-    ref: CgroupRef, value: Validated, audit: AuditLog, undo_of: str | None = None
+    ref: CgroupRef,
+    value: Validated,
+    audit: AuditLog,
+    undo_of: str | None = None,
+    part_of: str | None = None,
 ) -> WriteResult:
     """Write one validated value to its file in REF. Never raises for kernel refusals.
 
-    Raises AuditError when the change cannot be recorded (nothing written then), and
+    ``part_of`` records the write as an internal step of that audited change (not undone on
+    its own). Raises AuditError when the change cannot be recorded (nothing written then), and
     CgroupGone / CgroupPathError when the cgroup vanished or its path is unsafe.
     """
     if not isinstance(value, Validated):  # the type is the proof it was validated
@@ -114,7 +120,9 @@ def write_value(
             )
         # membership files list every pid: not worth reading back (and not comparable)
         before = None if value.knob.control else _read_after(directory, file)
-        entry_id = audit.attempt(ref.spec, file, before, value.text, value.typed, undo_of)
+        entry_id = audit.attempt(
+            ref.spec, file, before, value.text, value.typed, undo_of=undo_of, part_of=part_of
+        )
 
         def outcome(after: str | None, ok: bool, message: str, err: int = 0) -> WriteResult:
             return WriteResult(
@@ -126,6 +134,7 @@ def write_value(
             _record(audit, entry_id, after, "error: " + reason)
             return outcome(after, False, f"{ref.spec} {file}: {what}: {reason}", err)
 
+        killpoint.reached("writer.recorded")
         try:
             fd = os.open(file, os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=directory.fd)
         except OSError as exc:
@@ -140,6 +149,7 @@ def write_value(
             error = exc
         finally:
             os.close(fd)
+        killpoint.reached("writer.written")
         after = None if value.knob.control else _read_after(directory, file)
     if error is not None:
         return refused(
@@ -153,7 +163,8 @@ def write_value(
 
 
 def _record(audit: AuditLog, entry_id: str, after: str | None, result: str) -> None:
-    # The attempt is on disk; the kernel write already happened and cannot be unsaid.
+    # The attempt is on disk; the kernel write already happened and cannot be unsaid. If the
+    # outcome cannot be recorded, the line reads "outcome unknown" with the value read now.
     with contextlib.suppress(AuditError):
         audit.result(entry_id, after, result)
 
