@@ -34,6 +34,7 @@ from nstui.kernel.cgroups.freezer import FreezeState
 from nstui.kernel.cgroups.hierarchy import Hierarchy, discover_hierarchies, walk
 from nstui.kernel.cgroups.knobs import Knob
 from nstui.kernel.cgroups.paths import CgroupDir, CgroupGone, CgroupPathError, CgroupRef
+from nstui.kernel.cgroups.pending import with_current_values
 from nstui.kernel.cgroups.readings import (
     CgroupReading,
     KnobReading,
@@ -335,7 +336,7 @@ class LiveCgroupActions:
     # -- audit ----------------------------------------------------------------------------
 
     def history(self) -> list[AuditEntry]:
-        return self._audit.entries()
+        return with_current_values(self._audit.entries(), self.hierarchies())
 
     def audit_location(self) -> str:
         return self._audit.path

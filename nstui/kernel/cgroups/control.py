@@ -43,28 +43,36 @@ def _is_v1_cpuset(ref: CgroupRef) -> bool:
 
 
 def make_child(
-    parent: CgroupRef, name: str, audit: AuditLog, *, copy_cpuset: bool = True
+    parent: CgroupRef,
+    name: str,
+    audit: AuditLog,
+    *,
+    copy_cpuset: bool = True,
+    undo_of: str | None = None,
 ) -> ControlResult:
     """mkdir a child cgroup. A new v1 cpuset child starts with empty cpus/mems, where no task
     can be attached (ENOSPC): it is made under a staging name, given its parent's cpus and
     mems, then renamed, so the name asked for never exists half made — not even when nstui is
     killed in between (a ``.nstui-new-*`` directory is what would be left). ``copy_cpuset=False``
-    keeps the kernel's empty cpus/mems."""
+    keeps the kernel's empty cpus/mems. ``undo_of``: the audited change this one undoes."""
     check_child_name(name)
     if copy_cpuset and _is_v1_cpuset(parent):
-        return _make_cpuset_child(parent, name, audit)
-    return _mkdir(parent, name, audit)
+        return _make_cpuset_child(parent, name, audit, undo_of)
+    return _mkdir(parent, name, audit, undo_of)
 
 
-def _make_cpuset_child(parent: CgroupRef, name: str, audit: AuditLog) -> ControlResult:
+def _make_cpuset_child(
+    parent: CgroupRef, name: str, audit: AuditLog, undo_of: str | None
+) -> ControlResult:
     final = parent.child(name)
     with CgroupDir(parent) as directory:
         with contextlib.suppress(OSError):
             os.stat(name, dir_fd=directory.fd, follow_symlinks=False)
             return ControlResult(False, f"cannot create {final.spec}: it already exists")
         # The audit names the cgroup asked for, so undo removes it; the staging writes of
-        # cpus/mems are audited under the staging name.
-        entry = audit.attempt(final.spec, "(mkdir)", None, name, name)
+        # cpus/mems are audited under the staging name as steps of this mkdir (part_of), so
+        # undo without an id undoes the mkdir, never a step of it.
+        entry = audit.attempt(final.spec, "(mkdir)", None, name, name, undo_of=undo_of)
         staging = f".nstui-new-{os.getpid()}-{time.monotonic_ns()}"
         try:
             os.mkdir(staging, 0o755, dir_fd=directory.fd)
@@ -72,7 +80,14 @@ def _make_cpuset_child(parent: CgroupRef, name: str, audit: AuditLog) -> Control
             reason = explain("(mkdir)", exc.errno or 0, parent.version, name)
             audit.result(entry, None, "error: " + reason)
             return ControlResult(False, f"cannot create {final.spec}: {reason}", entry)
-        copied = copy_parent_cpuset(parent.child(staging), audit)
+        try:
+            copied = copy_parent_cpuset(parent.child(staging), audit, part_of=entry)
+        except OSError as exc:  # a step not recordable (AuditError), or the staging dir gone
+            with contextlib.suppress(OSError):
+                os.rmdir(staging, dir_fd=directory.fd)
+            with contextlib.suppress(OSError):
+                audit.result(entry, None, f"error: {exc}")
+            raise
         try:
             if not copied.ok:
                 raise OSError(errno.ENOSPC, copied.message)
@@ -88,10 +103,10 @@ def _make_cpuset_child(parent: CgroupRef, name: str, audit: AuditLog) -> Control
     return ControlResult(True, f"created {final.spec} with its parent's cpus and mems", entry)
 
 
-def _mkdir(parent: CgroupRef, name: str, audit: AuditLog) -> ControlResult:
+def _mkdir(parent: CgroupRef, name: str, audit: AuditLog, undo_of: str | None) -> ControlResult:
     child = parent.child(name)
     with CgroupDir(parent) as directory:
-        entry = audit.attempt(child.spec, "(mkdir)", None, name, name)
+        entry = audit.attempt(child.spec, "(mkdir)", None, name, name, undo_of=undo_of)
         try:
             os.mkdir(name, 0o755, dir_fd=directory.fd)
         except OSError as exc:
@@ -116,8 +131,11 @@ def needs_cpuset_copy(ref: CgroupRef) -> bool:
     return not cpus or not mems
 
 
-def copy_parent_cpuset(ref: CgroupRef, audit: AuditLog) -> ControlResult:
-    """Give a v1 cpuset child its parent's cpus and mems (a new child has none)."""
+def copy_parent_cpuset(
+    ref: CgroupRef, audit: AuditLog, part_of: str | None = None
+) -> ControlResult:
+    """Give a v1 cpuset child its parent's cpus and mems (a new child has none). ``part_of``:
+    the audited change these writes are steps of."""
     results: list[WriteResult] = []
     with CgroupDir(ref) as directory:
         for file in ("cpuset.cpus", "cpuset.mems"):
@@ -126,7 +144,8 @@ def copy_parent_cpuset(ref: CgroupRef, audit: AuditLog) -> ControlResult:
                 return ControlResult(False, f"the parent of {ref.spec} has an empty {file}")
             knob = knob_for(ref.version, file)
             assert knob is not None
-            results.append(write_value(ref, validate(knob, parent_value, directory), audit))
+            value = validate(knob, parent_value, directory)
+            results.append(write_value(ref, value, audit, part_of=part_of))
     failed = [r for r in results if not r.ok]
     if failed:
         return ControlResult(False, failed[0].message, failed[0].audit_id)
@@ -141,13 +160,13 @@ def _is_mount_point(name: str, parent_fd: int) -> bool:
         return False
 
 
-def remove(ref: CgroupRef, audit: AuditLog) -> ControlResult:
+def remove(ref: CgroupRef, audit: AuditLog, undo_of: str | None = None) -> ControlResult:
     parent = ref.parent()
     if parent is None:
         return ControlResult(False, f"{ref.spec} is the root of its hierarchy; refusing")
     name = ref.relative_parts()[-1]
     with CgroupDir(parent) as directory:
-        entry = audit.attempt(ref.spec, "(rmdir)", "exists", name, name)
+        entry = audit.attempt(ref.spec, "(rmdir)", "exists", name, name, undo_of=undo_of)
         try:
             os.rmdir(name, dir_fd=directory.fd)
         except OSError as exc:

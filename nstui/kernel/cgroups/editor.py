@@ -140,9 +140,14 @@ class UndoOutcome:
 
 
 def undoable_entries(entries: Sequence[AuditEntry]) -> list[AuditEntry]:
-    """Successful changes not undone yet (newest last); undos themselves are left out."""
+    """Successful changes not undone yet (newest last); undos themselves are left out, and so
+    are internal steps of a change (part_of: undoing that change covers them)."""
     undone = {e.undo_of for e in entries if e.undo_of is not None and e.ok}
-    return [e for e in entries if e.ok and e.undo_of is None and e.id not in undone]
+    return [
+        e
+        for e in entries
+        if e.ok and e.undo_of is None and e.part_of is None and e.id not in undone
+    ]
 
 
 def undo_entry(entry: AuditEntry, hierarchies: Sequence[Hierarchy], audit: AuditLog) -> UndoOutcome:
@@ -150,15 +155,19 @@ def undo_entry(entry: AuditEntry, hierarchies: Sequence[Hierarchy], audit: Audit
     cannot; an undo is itself audited, naming the entry it undoes."""
     if not entry.ok:
         raise NotUndoable(f"entry {entry.id} did not change anything ({entry.result})")
+    if entry.part_of is not None:
+        raise NotUndoable(
+            f"entry {entry.id} is a step of change {entry.part_of}; undo that change instead"
+        )
     ref = parse_cgroup_spec(entry.cgroup, hierarchies)
     if entry.file == "(mkdir)":
-        result = control.remove(ref, audit)
+        result = control.remove(ref, audit, undo_of=entry.id)
         return UndoOutcome(result.ok, result.message)
     if entry.file == "(rmdir)":
         parent = ref.parent()
         if parent is None:
             raise NotUndoable("cannot recreate a root cgroup")
-        result = control.make_child(parent, ref.relative_parts()[-1], audit)
+        result = control.make_child(parent, ref.relative_parts()[-1], audit, undo_of=entry.id)
         return UndoOutcome(result.ok, result.message)
     if entry.file.startswith("("):
         raise NotUndoable(f"{entry.file[1:-1]} cannot be undone")

@@ -1,6 +1,9 @@
 """The audit log of cgroup changes, newest first; Enter or `u` undoes the selected change.
 
-The log is read in a worker; an undo is itself recorded (naming the entry it undoes).
+The log is read in a worker; an undo is itself recorded (naming the entry it undoes). A change
+whose outcome was never recorded (nstui stopped mid-change) shows what the file holds now;
+internal steps of a change (the cpus/mems copied into a new cpuset child) are marked and are
+undone with their change, not alone.
 """
 
 from __future__ import annotations
@@ -113,15 +116,22 @@ class AuditHistoryScreen(Screen[None]):
         undone = {e.undo_of for e in message.entries if e.undo_of and e.ok}
         for entry in reversed(message.entries):
             result = entry.result if entry.id not in undone else f"{entry.result} (undone)"
+            if entry.unknown:
+                result = "unknown: no outcome recorded"
             if entry.undo_of:
                 result += f" [undo of {entry.undo_of}]"
+            if entry.part_of:
+                result += f" [step of {entry.part_of}]"
+            after = _short(entry.after)
+            if entry.unknown:
+                after = f"now: {_short(entry.now)}"
             table.add_row(
                 entry.time[:19].replace("T", " "),
                 entry.user,
                 entry.cgroup,
                 entry.file,
                 f"{_short(entry.before)} → {_short(entry.typed or entry.value)}",
-                _short(entry.after),
+                after,
                 _short(result, 60),
                 key=entry.id,
             )
@@ -155,6 +165,19 @@ class AuditHistoryScreen(Screen[None]):
         block = self.edit_block
         if block:
             self.notify(block, severity="warning", title="Undo unavailable")
+            return
+        if entry.part_of:
+            self.notify(
+                f"That write is a step of change {entry.part_of}; undo that change instead.",
+                severity="warning",
+            )
+            return
+        if entry.unknown:
+            self.notify(
+                f"The outcome of that change was not recorded (now: {_short(entry.now, 60)});"
+                " nothing is undone blindly: set what you want instead.",
+                severity="warning",
+            )
             return
         if not entry.ok:
             self.notify(
