@@ -17,15 +17,15 @@ reusing its slow, rarely-changing facts (namespaces, cmdline, uid, NSpid, odd th
 from __future__ import annotations
 
 import atexit
+import collections
 import contextlib
 import errno
-import fcntl
 import os
 import pwd
-import resource
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from nstui.kernel import procread
 from nstui.kernel.nstypes import NS_TYPES, NsId, NsType
@@ -40,6 +40,7 @@ from nstui.kernel.procread import (
     NTHREADS,
     ODD_THREADS,
     PPID,
+    RAW,
     RSS_PAGES,
     START_TICKS,
     STATE,
@@ -47,7 +48,7 @@ from nstui.kernel.procread import (
     UNREADABLE,
     Record,
     ScanHelper,
-    read_record,
+    read_item,
 )
 
 
@@ -119,12 +120,6 @@ PAGE_SIZE: int = os.sysconf("SC_PAGE_SIZE")
 #: calling thread. mnt and user are refused to threaded processes, time is EUSERS, and a
 #: thread's own pid namespace never differs from its group's (only pid_for_children does).
 THREAD_NS_TYPES: tuple[NsType, ...] = tuple(NS_TYPES[i] for i in procread.THREAD_NS_INDICES)
-
-#: Below this many pids a helper process costs more than it saves.
-PARALLEL_MIN = 600
-#: Share of the pids the helper reads: the caller also walks the cgroups meanwhile and turns
-#: every record into a Process.
-HELPER_SHARE = 0.6
 
 _EMPTY: frozenset[str] = frozenset()
 _NS_NAMES: tuple[tuple[NsType, str], ...] = tuple((t, t.value) for t in NS_TYPES)
@@ -271,13 +266,14 @@ def read_ns(
 
 
 class ScanCache:
-    """What a caller keeps between scans to make refreshes cheap: the interner, and an open
-    /proc/PID/stat fd per known process, so a refresh reads it with one pread() instead of
-    open, read and close (a process that exited makes the pread fail with ESRCH, and a
-    reused pid is never confused with it). The fds sit at numbers >= FD_BASE, leaving low
-    numbers to the rest of the program (select() cannot watch fds >= 1024), and stop at
-    RLIMIT_NOFILE minus a margin (the soft limit is raised towards the hard one to make room
-    for FD_WANTED); beyond that, processes are read the ordinary way.
+    """What a caller keeps between scans to make refreshes cheap: the interner, an open
+    /proc/PID/stat fd per known process (``procread.StatFiles``: a refresh reads it with
+    one pread() instead of open, read and close; a process that exited makes the pread fail
+    with ESRCH, and a reused pid is never confused with it), and the stat text each process
+    of the last scan was built from, so an unchanged one is carried over as it was. The fds
+    sit at numbers >= FD_BASE, leaving low numbers to the rest of the program (select()
+    cannot watch fds >= 1024), and stop at RLIMIT_NOFILE minus a margin (the soft limit is
+    raised towards the hard one to make room for FD_WANTED).
     """
 
     FD_BASE = 1024
@@ -286,58 +282,36 @@ class ScanCache:
 
     def __init__(self, interner: Interner | None = None) -> None:
         self.interner = interner or Interner()
-        self.fds: dict[int, int] = {}
-        self.raw: dict[int, bytes] = {}
-        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-        want = self.FD_BASE + self.FD_MARGIN + self.FD_WANTED
-        if soft != resource.RLIM_INFINITY and soft < want:
-            # Distributions default to a soft limit of 1024 under a much higher hard one;
-            # raising our own soft limit is what the hard limit is for.
-            raised = want if hard == resource.RLIM_INFINITY else min(hard, want)
-            with contextlib.suppress(ValueError, OSError):
-                resource.setrlimit(resource.RLIMIT_NOFILE, (raised, hard))
-                soft = raised
-        if soft == resource.RLIM_INFINITY:
-            soft = 1 << 20
+        soft = procread.raise_fd_limit(self.FD_BASE + self.FD_MARGIN + self.FD_WANTED)
         self.max_fds = max(0, soft - self.FD_BASE - self.FD_MARGIN)
+        self.files = procread.StatFiles(self.FD_BASE, self.max_fds)
+        #: pid -> the /proc/PID/stat text its Process in the last scan was built from,
+        self.raw: dict[int, bytes] = {}
+        #: and the serial of the scan helper's answer that text came in (if it did)
+        self.stamps: dict[int, int] = {}
 
-    def stat_fd(self, proc: str, pid: int) -> int | None:
-        """The kept fd of /proc/PID/stat, opened now if there is room; None if not."""
-        fd = self.fds.get(pid)
-        if fd is not None or len(self.fds) >= self.max_fds:
-            return fd
-        try:
-            low = os.open(f"{proc}/{pid}/stat", os.O_RDONLY | os.O_CLOEXEC)
-        except OSError:
-            return None
-        try:
-            fd = fcntl.fcntl(low, fcntl.F_DUPFD_CLOEXEC, self.FD_BASE)
-        except OSError:
-            return None
-        finally:
-            os.close(low)
-        self.fds[pid] = fd
-        return fd
+    @property
+    def fds(self) -> dict[int, int]:
+        return self.files.fds
 
     def forget(self, pid: int) -> None:
-        fd = self.fds.pop(pid, None)
+        self.files.forget(pid)
         self.raw.pop(pid, None)
-        if fd is not None:
-            os.close(fd)
+        self.stamps.pop(pid, None)
 
     def keep_only(self, pids: Iterable[int]) -> None:
         """Close the fds of processes not in PIDS (they exited)."""
         alive = set(pids)
-        for pid in [p for p in self.fds if p not in alive]:
-            self.forget(pid)
+        self.files.keep_only(alive)
         for pid in [p for p in self.raw if p not in alive]:
             del self.raw[pid]
+        for pid in [p for p in self.stamps if p not in alive]:
+            del self.stamps[pid]
 
     def close(self) -> None:
-        for fd in self.fds.values():
-            os.close(fd)
-        self.fds.clear()
+        self.files.close()
         self.raw.clear()
+        self.stamps.clear()
 
     def __del__(self) -> None:
         with contextlib.suppress(Exception):
@@ -456,20 +430,27 @@ def scan_processes(
     | None = None,
     parallel: bool = True,
     cache: ScanCache | None = None,
+    during: Callable[[], Iterable[int]] | None = None,
+    verify: Callable[[int], bool] | None = None,
 ) -> dict[int, Process]:
     """Every process in PROC keyed by pid (ascending).
 
     With PREVIOUS (the last scan), a process with the same pid, start time and comm keeps
     its namespaces, cmdline, uid, NSpid and odd threads unless ``recheck(pid)`` is true; its
-    state, CPU time, RSS and thread count are always read afresh. With INTERVAL (seconds
+    state, CPU time, RSS and thread count are always read afresh; ``verify(pid)`` true has
+    its uid and namespace links checked (about half the cost of a full read), and it is read
+    in full if they differ. With INTERVAL (seconds
     since PREVIOUS was taken) a process also found in PREVIOUS gets ``cpu_percent``.
     CGROUPS_KNOWN maps pids to their {hierarchy id: cgroup path} as the cgroup walk found
     them; those pids' /proc/PID/cgroup is not read, and they take that membership. It may
     be a function computing that map (the walk): it is then called while the helper process
     reads its share; a process the walk did not place has its /proc/PID/cgroup read.
+    DURING is more work to do while the helper reads (a walk of some cgroup hierarchies); it
+    returns pids to read in full at the end (found moved) unless they were already.
     HOST_PIDNS is the pid namespace PROC shows (default: this process's), whose members need
     no /proc/PID/status read for NSpid. PARALLEL lets a helper process read part of a large
-    scan. CACHE (kept by the caller between scans) makes refreshes cheaper.
+    scan. CACHE (kept by the caller between scans, with PREVIOUS the last scan made with it)
+    makes refreshes cheaper.
     """
     cache = cache or ScanCache(interner)
     intern = cache.interner if interner is None else interner
@@ -491,92 +472,311 @@ def scan_processes(
     if pids is None:
         cache.keep_only(all_pids)
 
-    # Processes seen before need only their stat (the fast path); the rest a full read.
-    fast: list[Process] = []
-    full: list[int] = []
-    for pid in all_pids:
+    # Per pid: the start time it is known by (-1: read it in full) and the stat text its
+    # Process in PREVIOUS was built from (b"": none known).
+    known: list[int] = []
+    expected: list[bytes] = []
+    checks: dict[int, tuple[Any, ...]] = {}  # index -> read_item's VERIFY
+    texts: dict[int, tuple[str, ...]] = {}
+    raw = cache.raw
+    for i, pid in enumerate(all_pids):
         p = prev.get(pid)
         if p is None or not p.start_ticks or (recheck is not None and recheck(pid)):
-            full.append(pid)
+            known.append(-1)
+            expected.append(b"")
         else:
-            fast.append(p)
-
-    out: dict[int, Process] = {}
-
-    def read_full(pid: int) -> None:
-        rec = read_record(proc, pid, -1, pid not in builder.cgroups_known, host_key, check_threads)
-        if rec is not None:
-            built = builder.build(rec)
-            if built is not None:
-                out[pid] = built
-
-    helper_failed = False
-    walked = known_later is not None  # the helper leaves cgroups to the walk
-
-    def build_batch() -> bool:
-        """Build the helper's next batch; False after its last (or when it failed)."""
-        nonlocal helper_failed
-        try:
-            records = _helper.batch()
-        except (OSError, EOFError, ValueError):
-            helper_failed = True
-            return False
-        if records is None:
-            return False
-        known = builder.cgroups_known
-        for rec in records:
-            if walked and len(rec) > FAST_LEN and rec[0] not in known and rec[STATE] != "Z":
-                rec = _with_cgroup_file(proc, rec)  # not placed by the walk: new since
-            built = builder.build(rec)
-            if built is not None:
-                out[built.pid] = built
-        return True
-
-    helper_pids: list[int] = []
-    own_full = full
-    pending = False
-    use_helper = parallel and len(full) >= PARALLEL_MIN and _helper.lock.acquire(False)
+            known.append(p.start_ticks)
+            expected.append(raw.get(pid, b""))
+            if verify is not None and verify(pid):
+                links = texts.get(id(p.ns))
+                if links is None:
+                    links = texts[id(p.ns)] = _link_texts(p.ns)
+                checks[i] = (-1 if p.uid is None else p.uid, *links)
+    scan = _Scan(proc, cache, builder, prev, host_key, check_threads, all_pids, known, expected)
+    scan.checks = checks
+    scan.remaining += (VERIFY_COST - FAST_COST) * len(checks)
+    use_helper = parallel and scan.remaining >= PARALLEL_MIN and _helper.lock.acquire(False)
     try:
         if use_helper:
-            cut = int(20 * HELPER_SHARE)
-            helper_pids = [p for i, p in enumerate(full) if i % 20 < cut]
-            own_full = [p for i, p in enumerate(full) if i % 20 >= cut]
-            try:
-                _helper.submit(
-                    (
-                        proc,
-                        helper_pids,
-                        [-1] * len(helper_pids),
-                        # with a walk to come, its membership places them (build_batch)
-                        [not walked and p not in known_cg for p in helper_pids],
-                        host_key,
-                        check_threads,
-                    )
-                )
-            except OSError:
-                own_full, helper_pids = full, []
+            scan.start_helper(
+                alive=all_pids if pids is None else None,
+                walk_pending=known_later is not None,
+                ahead=known_later is not None or during is not None,
+            )
         if known_later is not None:
             builder.cgroups_known = known_later()
-        for p in fast:
-            _refresh_one(p, proc, cache, builder, out, read_full)
-        pending = bool(helper_pids)
-        for i, pid in enumerate(own_full):
-            read_full(pid)
-            # build the helper's batches as they come: none are left for the end
-            if pending and i % 32 == 31 and _helper.ready():
-                pending = build_batch()
-        while pending:
-            pending = build_batch()
-        if helper_failed:  # it died: read the rest of its share here
-            for pid in helper_pids:
-                if pid not in out:
-                    read_full(pid)
+            scan.walk_pending = False
+        again = list(during()) if during is not None else []
+        scan.run()
+        for pid in again:
+            if pid in scan.out and pid not in scan.full_read:
+                scan.read_full(pid)
     finally:
         if use_helper:
-            if pending:  # an exception left batches in the pipe: the next answer must not
-                _helper.close()  # start with them
+            if scan.inflight:  # an exception left answers in the pipe: the next request
+                _helper.close()  # must not read them
             _helper.lock.release()
+    out = scan.out
     return {pid: out[pid] for pid in sorted(out)}
+
+
+#: Cost units of reading a process: one already known (a pread of its stat), one verified
+#: (and its namespace links, status), or in full (stat, eight namespace links by stat(2),
+#: cmdline, status: ~6 times the first).
+FAST_COST, VERIFY_COST, FULL_COST = 1, 3, 6
+
+
+def _link_texts(ns: Mapping[NsType, NsId]) -> tuple[str, ...]:
+    """The text of each namespace link (NS_TYPES order) of a process in NS; "" for unknown."""
+    return tuple(f"{t.value}:[{ns[t].ino}]" if t in ns else "" for t in NS_TYPES)
+
+
+#: Below this much work a helper process costs more than it saves.
+PARALLEL_MIN = 3600
+#: Work per request to the helper (~15 ms of its time), requests kept in flight, and the
+#: least work worth a request (the last bits are read here).
+CHUNK_COST = 1536
+IN_FLIGHT = 2
+MIN_CHUNK_COST = 48
+
+
+class _Scan:
+    """One scan's work list, read from both ends: the helper process gets chunks from the
+    front (a few requests in flight, topped up as answers come), this process reads from
+    the back and builds every record, until the two meet. So the split adapts to how busy
+    each side is (the cgroup walk, building, other load on the machine)."""
+
+    def __init__(
+        self,
+        proc: str,
+        cache: ScanCache,
+        builder: _Builder,
+        prev: Mapping[int, Process],
+        host_key: tuple[int, int],
+        check_threads: bool,
+        pids: list[int],
+        known: list[int],
+        expected: list[bytes],
+    ) -> None:
+        self.proc = proc
+        self.cache = cache
+        self.builder = builder
+        self.prev = prev
+        self.host_key = host_key
+        self.check_threads = check_threads
+        self.pids = pids
+        self.known = known
+        self.expected = expected
+        self.checks: dict[int, tuple[Any, ...]] = {}
+        self.out: dict[int, Process] = {}
+        self.full_read: set[int] = set()
+        self.front = 0
+        self.back = len(pids)
+        self.remaining = sum(FAST_COST if t >= 0 else FULL_COST for t in known)
+        self.inflight: collections.deque[tuple[int, int]] = collections.deque()
+        self.helper = False
+        self.walk_pending = False
+        # percent of CPU a process carried over unchanged shows: none on a first scan
+        self.idle_percent = None if builder.pct_per_tick is None else 0.0
+
+    # --- this process's side
+
+    def run(self) -> None:
+        """Read from the back until meeting the helper, then take its last answers."""
+        pids, known, files = self.pids, self.known, self.cache.files
+        proc, host_key, check = self.proc, self.host_key, self.check_threads
+        placed, checks = self.builder.cgroups_known, self.checks
+        n = 0
+        while self.back > self.front:
+            self.back -= 1
+            i = self.back
+            pid, ticks = pids[i], known[i]
+            self.remaining -= self.cost(i)
+            rec = read_item(
+                proc,
+                pid,
+                ticks,
+                self.expected[i],
+                pid not in placed,
+                host_key,
+                check,
+                files,
+                checks.get(i, ()),
+            )
+            self.take(i, rec)
+            n += 1
+            if self.inflight and not n & 15:
+                self.pump(block=False)
+        while self.inflight:
+            self.pump(block=True)
+
+    def cost(self, i: int) -> int:
+        if self.known[i] < 0:
+            return FULL_COST
+        return VERIFY_COST if i in self.checks else FAST_COST
+
+    def take(self, i: int, rec: Record | None, serial: int = 0) -> None:
+        """Use REC, the record of pids[i] (None: unchanged) from the helper's answer SERIAL
+        or (0) read here."""
+        if rec is None:
+            self.carry(i)
+        elif len(rec) == procread.GONE_LEN:
+            self.cache.forget(rec[0])
+        else:
+            self.build(rec, serial)
+
+    def build(self, rec: Record, serial: int = 0) -> None:
+        pid = rec[0]
+        builder = self.builder
+        if len(rec) > FAST_LEN:
+            self.full_read.add(pid)
+            if (
+                not rec[CGROUP_RAW]
+                and pid not in builder.cgroups_known
+                and rec[STATE] != "Z"
+                and "cgroups" not in rec[UNREADABLE]
+            ):
+                rec = _with_cgroup_file(self.proc, rec)  # read before the walk placed it
+        built = builder.build(rec)
+        if built is None:  # another process under this pid, or an exec: read it in full
+            self.read_full(pid)
+        else:
+            self.out[pid] = built
+            self.cache.raw[pid] = rec[RAW]
+            if serial:
+                self.cache.stamps[pid] = serial
+            else:
+                self.cache.stamps.pop(pid, None)
+
+    def carry(self, i: int) -> None:
+        """The stat of pids[i] is the one its previous Process was built from."""
+        pid = self.pids[i]
+        p = self.prev[pid]
+        cgroups = self.builder.cgroups_known.get(pid, p.cgroups)
+        if p.cpu_percent == self.idle_percent and (cgroups is p.cgroups or cgroups == p.cgroups):
+            self.out[pid] = p  # nothing moved: not even a tick of CPU
+        else:
+            self.build(procread.parse_stat(pid, self.expected[i]))
+
+    def read_full(self, pid: int) -> None:
+        rec = read_item(
+            self.proc,
+            pid,
+            -1,
+            b"",
+            pid not in self.builder.cgroups_known,
+            self.host_key,
+            self.check_threads,
+            self.cache.files,
+        )
+        if rec is None or len(rec) == procread.GONE_LEN:
+            self.cache.forget(pid)
+            self.out.pop(pid, None)
+        else:
+            self.build(rec)
+
+    # --- the helper's side
+
+    def start_helper(self, alive: list[int] | None, walk_pending: bool, ahead: bool) -> None:
+        """Hand the helper its first chunks: more of them when this process has other work
+        (a cgroup walk) before it starts reading."""
+        self.helper = True
+        self.walk_pending = walk_pending
+        try:
+            if alive is not None:
+                _helper.submit((procread.ALIVE, alive))
+            for _ in range(3 * IN_FLIGHT if ahead else IN_FLIGHT):
+                if not self.send_chunk():
+                    break
+        except OSError:
+            self.helper_failed()
+
+    def send_chunk(self) -> bool:
+        """Send the helper the next chunk from the front; False when none is worth it."""
+        limit = min(CHUNK_COST, self.remaining // 3)
+        if not self.helper or limit < MIN_CHUNK_COST:
+            return False
+        known, start, end, cost = self.known, self.front, self.front, 0
+        while end < self.back and cost < limit:
+            cost += self.cost(end)
+            end += 1
+        pids, part = self.pids[start:end], known[start:end]
+        stamps = self.cache.stamps
+        placed = self.builder.cgroups_known
+        want = [False] * len(pids) if self.walk_pending else [p not in placed for p in pids]
+        _helper.submit(
+            (
+                procread.READ,
+                self.proc,
+                pids,
+                part,
+                [stamps.get(p, 0) if t >= 0 else 0 for p, t in zip(pids, part, strict=True)],
+                want,
+                [self.checks.get(i, ()) for i in range(start, end)],
+                self.host_key,
+                self.check_threads,
+            )
+        )
+        self.front, self.remaining = end, self.remaining - cost
+        self.inflight.append((start, end))
+        return True
+
+    def pump(self, block: bool) -> None:
+        """Take the helper's answers that are there (with BLOCK, at least one), and keep
+        its queue filled."""
+        while self.inflight and (block or _helper.ready()):
+            block = False
+            start, end = self.inflight[0]
+            try:
+                serial, records = _helper.reply()
+            except (OSError, EOFError, ValueError):
+                self.helper_failed()
+                return
+            self.inflight.popleft()
+            self.merge(start, end, serial, records)
+            try:
+                while len(self.inflight) < IN_FLIGHT and self.send_chunk():
+                    pass
+            except OSError:
+                self.helper_failed()
+                return
+
+    def merge(self, start: int, end: int, serial: int, records: list[Record]) -> None:
+        """Build the answer SERIAL to chunk [START, END): records in pid order, the
+        unchanged processes left out."""
+        pids = self.pids
+        j, n = 0, len(records)
+        for i in range(start, end):
+            if j < n and records[j][0] == pids[i]:
+                self.take(i, records[j], serial)
+                j += 1
+            else:
+                self.carry(i)
+
+    def helper_failed(self) -> None:
+        """The helper died: read its unanswered chunks here."""
+        self.helper = False
+        chunks = list(self.inflight)
+        self.inflight.clear()
+        _helper.close()
+        pids, known, placed = self.pids, self.known, self.builder.cgroups_known
+        for start, end in chunks:
+            for i in range(start, end):
+                pid = pids[i]
+                self.take(
+                    i,
+                    read_item(
+                        self.proc,
+                        pid,
+                        known[i],
+                        self.expected[i],
+                        pid not in placed,
+                        self.host_key,
+                        self.check_threads,
+                        self.cache.files,
+                        self.checks.get(i, ()),
+                    ),
+                )
 
 
 def _with_cgroup_file(proc: str, rec: Record) -> Record:
@@ -587,45 +787,3 @@ def _with_cgroup_file(proc: str, rec: Record) -> Record:
     except OSError:
         return rec
     return (*rec[:CGROUP_RAW], raw, *rec[CGROUP_RAW + 1 :])
-
-
-def _refresh_one(
-    prev: Process,
-    proc: str,
-    cache: ScanCache,
-    builder: _Builder,
-    out: dict[int, Process],
-    read_full: Callable[[int], None],
-) -> None:
-    """Re-read the stat of a process seen before; a full read if it is not the same one."""
-    pid = prev.pid
-    fd = cache.stat_fd(proc, pid)
-    try:
-        data = procread.read_stat(proc, pid) if fd is None else os.pread(fd, 4096, 0)
-    except OSError:
-        # ESRCH: the process we kept the fd of exited (the pid may be reused: read it anew)
-        cache.forget(pid)
-        read_full(pid)
-        return
-    if not data:
-        cache.forget(pid)
-        read_full(pid)
-        return
-    cgroups = builder.cgroups_known.get(pid, prev.cgroups)
-    if (
-        data == cache.raw.get(pid)
-        and prev.cpu_percent == (None if builder.pct_per_tick is None else 0.0)
-        and (cgroups is prev.cgroups or cgroups == prev.cgroups)
-    ):
-        out[pid] = prev  # nothing moved: not even a tick of CPU
-        return
-    cache.raw[pid] = data
-    try:
-        built = builder.build(procread.parse_stat(pid, data))
-    except (ValueError, IndexError):
-        built = None
-    if built is None:  # another process under this pid, or an exec: read it in full
-        cache.forget(pid)
-        read_full(pid)
-    else:
-        out[pid] = built

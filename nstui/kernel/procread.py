@@ -8,8 +8,10 @@ with ``python -S`` in ~10 ms; records are plain tuples so ``marshal`` carries th
 
 A record is ``None``-free and one of (indices below):
 
-- fast: (pid, ppid, state, comm, nthreads, cpu_ticks, rss_pages, start_ticks) -- the process
-  has the start time the caller said it knew, and needs no recheck: its slow facts stand;
+- gone: (pid,) -- the process vanished (or is hidden from us);
+- fast: (pid, ppid, state, comm, nthreads, cpu_ticks, rss_pages, start_ticks, raw) -- the
+  process has the start time the caller said it knew, and needs no recheck: its slow facts
+  stand; raw is the text of /proc/PID/stat the fields come from;
 - full: fast + (cmdline, uid, nspid, ns_key, cgroup_raw, odd_threads, unreadable), where
   cmdline is a tuple of str, uid an int or -1, nspid a tuple of ints, ns_key the (dev, ino)
   of each type in NS_NAMES order flattened with (0, 0) for a missing type (empty when the
@@ -19,14 +21,16 @@ A record is ``None``-free and one of (indices below):
 
 from __future__ import annotations
 
+import fcntl
 import marshal
 import os
+import resource
 import select
 import struct
 import subprocess
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 #: Namespace link names, in nstui.kernel.nstypes.NS_TYPES order (checked by a test).
@@ -35,9 +39,10 @@ NS_NAMES: tuple[str, ...] = ("pid", "net", "mnt", "uts", "ipc", "user", "cgroup"
 THREAD_NS_INDICES: tuple[int, ...] = (1, 3, 4, 6)
 
 # record fields
-PID, PPID, STATE, COMM, NTHREADS, CPU_TICKS, RSS_PAGES, START_TICKS = range(8)
-CMDLINE, UID, NSPID, NS_KEY, CGROUP_RAW, ODD_THREADS, UNREADABLE = range(8, 15)
-FAST_LEN = 8
+PID, PPID, STATE, COMM, NTHREADS, CPU_TICKS, RSS_PAGES, START_TICKS, RAW = range(9)
+CMDLINE, UID, NSPID, NS_KEY, CGROUP_RAW, ODD_THREADS, UNREADABLE = range(9, 16)
+FAST_LEN = 9
+GONE_LEN = 1
 
 Record = tuple[Any, ...]
 
@@ -167,6 +172,7 @@ def parse_stat(pid: int, data: bytes) -> Record:
         int(f[11]) + int(f[12]),
         int(f[21]),
         int(f[19]),
+        data,
     )
 
 
@@ -185,16 +191,81 @@ def read_record(
     know the membership from the cgroup walk). HOST_PIDNS: (dev, ino) of the pid namespace
     PROC shows; its members' NSpid is just the pid, so /proc/PID/status is not read.
     """
-    base = f"{proc}/{pid}/"
+    rec = read_item(proc, pid, known_ticks, b"", want_cgroup, host_pidns, check_threads, None)
+    return None if rec is None or len(rec) == GONE_LEN else rec
+
+
+def read_item(
+    proc: str,
+    pid: int,
+    known_ticks: int,
+    expected: bytes,
+    want_cgroup: bool,
+    host_pidns: tuple[int, int],
+    check_threads: bool,
+    files: StatFiles | None,
+    verify: tuple[Any, ...] = (),
+) -> Record | None:
+    """As read_record, with more inputs: EXPECTED, the /proc/PID/stat text the caller last
+    saw (b"" for none); FILES, kept stat fds to read it through; VERIFY, for a process known
+    by KNOWN_TICKS, (uid, link text of each namespace type in NS_NAMES order, "" for
+    unknown) as the caller knows them: a full record if any differs (see ``still_same``).
+    Returns None when the stat text equals EXPECTED (nothing moved, not even a tick of CPU)
+    and VERIFY holds, a gone record (pid,) when the process vanished."""
     try:
-        data = _read(base + "stat")
-        fast = parse_stat(pid, data)
-    except (OSError, ValueError, IndexError):
-        # gone (ENOENT, ESRCH, empty), or hidden (hidepid: EACCES): nothing to describe
+        data = files.read(proc, pid) if files is not None else _read(f"{proc}/{pid}/stat")
+    except OSError:
+        # gone (ENOENT, ESRCH), or hidden (hidepid: EACCES): nothing to describe
+        return (pid,)
+    if expected and data == expected and not verify:
         return None
-    state, start_ticks, nthreads = fast[STATE], fast[START_TICKS], fast[NTHREADS]
-    if start_ticks == known_ticks:
-        return fast
+    try:
+        fast = parse_stat(pid, data)
+    except (ValueError, IndexError):  # empty (exited between open and read), or garbage
+        return (pid,)
+    if fast[START_TICKS] == known_ticks and (
+        not verify or still_same(proc, pid, verify, fast[NTHREADS] > 1 and check_threads)
+    ):
+        return None if expected and data == expected else fast
+    return _full_record(proc, pid, fast, want_cgroup, host_pidns, check_threads)
+
+
+def still_same(proc: str, pid: int, verify: tuple[Any, ...], threads: bool) -> bool:
+    """Whether the process still has the uid and namespaces of VERIFY (see read_item).
+
+    This only detects a change (setuid, setns or unshare without exec): a namespace's
+    identity is always taken by stat(2) (``_ns_key``). The link text names the inode, and
+    every namespace lives on the one nsfs device, so equal text means an equal (dev, ino);
+    readlink(2) costs half a stat(2) of the link. A process whose threads are checked is
+    read in full (a thread may have moved alone)."""
+    if threads:
+        return False
+    base = f"{proc}/{pid}/"
+    readlink = os.readlink
+    try:
+        for name, text in zip(NS_NAMES, verify[1:], strict=True):
+            if text and readlink(base + "ns/" + name) != text:
+                return False
+        # the owner of /proc/PID is the effective uid, even for a process that is not
+        # dumpable (the kernel keeps this for procps; other /proc/PID files differ)
+        if os.stat(base).st_uid != verify[0]:
+            return False
+    except OSError:
+        return False
+    return True
+
+
+def _full_record(
+    proc: str,
+    pid: int,
+    fast: Record,
+    want_cgroup: bool,
+    host_pidns: tuple[int, int],
+    check_threads: bool,
+) -> Record:
+    """FAST plus the slow facts: namespaces, cgroups, cmdline, uid, NSpid, odd threads."""
+    base = f"{proc}/{pid}/"
+    state, nthreads = fast[STATE], fast[NTHREADS]
     unreadable: list[str] = []
     try:
         key = _ns_key(base)
@@ -233,25 +304,144 @@ def read_record(
         odd = _odd_threads(base, pid, key) if check_threads and nthreads > 1 and key else ()
     except _GONE:
         if state != "Z":
-            return None
+            return (pid,)
         # A zombie lost its namespaces and memory but is still a process.
         key, cgroup_raw, cmdline, uid, nspid, odd, unreadable = (), b"", (), -1, (pid,), (), []
     return (*fast, cmdline, uid, nspid, key, cgroup_raw, odd, tuple(unreadable))
 
 
-def read_records(request: Sequence[Any]) -> list[Record]:
-    """Records for a request (proc, pids, known_ticks, want_cgroup, host_pidns,
-    check_threads); vanished pids are left out."""
-    proc, pids, known, want, host_pidns, check_threads = request
-    out: list[Record] = []
-    for pid, ticks, cg in zip(pids, known, want, strict=True):
-        rec = read_record(proc, pid, ticks, cg, host_pidns, check_threads)
-        if rec is not None:
-            out.append(rec)
-    return out
+class StatFiles:
+    """Kept-open /proc/PID/stat fds, so that reading a process again is one pread() instead
+    of open, read and close. A kept fd names one process, not a pid: once that process is
+    gone the pread fails (ESRCH), and a new process under the same pid is opened afresh.
+
+    The fds sit at numbers >= BASE (F_DUPFD; 0 for no moving), and at most LIMIT are kept;
+    beyond that, processes are read the ordinary way.
+    """
+
+    __slots__ = ("base", "fds", "limit")
+
+    def __init__(self, base: int, limit: int) -> None:
+        self.base = base
+        self.limit = limit
+        self.fds: dict[int, int] = {}
+
+    def read(self, proc: str, pid: int) -> bytes:
+        """The stat text of PID (raises OSError when it is gone or refused)."""
+        fd = self.fds.get(pid)
+        if fd is not None:
+            try:
+                data = os.pread(fd, 4096, 0)
+                if data:
+                    return data
+            except OSError:
+                pass
+            self.forget(pid)  # that process ended; the pid may name a new one
+        if len(self.fds) >= self.limit:
+            return _read(f"{proc}/{pid}/stat")
+        fd = os.open(f"{proc}/{pid}/stat", _O_RDONLY)
+        if self.base:
+            try:
+                fd = _moved(fd, self.base)
+            except OSError:
+                os.close(fd)
+                raise
+        try:
+            data = os.pread(fd, 4096, 0)
+        except OSError:
+            os.close(fd)
+            raise
+        self.fds[pid] = fd
+        return data
+
+    def forget(self, pid: int) -> None:
+        fd = self.fds.pop(pid, None)
+        if fd is not None:
+            os.close(fd)
+
+    def keep_only(self, pids: Iterable[int]) -> None:
+        """Close the fds of processes not in PIDS (they exited)."""
+        alive = set(pids)
+        for pid in [p for p in self.fds if p not in alive]:
+            self.forget(pid)
+
+    def close(self) -> None:
+        for fd in self.fds.values():
+            os.close(fd)
+        self.fds.clear()
+
+
+def _moved(fd: int, base: int) -> int:
+    """FD moved to the lowest free number >= BASE (the old number is closed)."""
+    try:
+        return fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, base)
+    finally:
+        os.close(fd)
+
+
+def raise_fd_limit(want: int) -> int:
+    """Raise the soft RLIMIT_NOFILE towards WANT (within the hard limit); the soft limit now.
+
+    Distributions default to a soft limit of 1024 under a much higher hard one; raising our
+    own soft limit is what the hard limit is for."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < want:
+        raised = want if hard == resource.RLIM_INFINITY else min(hard, want)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (raised, hard))
+            soft = raised
+        except (ValueError, OSError):
+            pass
+    return 1 << 20 if soft == resource.RLIM_INFINITY else soft
 
 
 # --- the helper process ---------------------------------------------------------------------
+
+#: A read request: ("read", proc, pids, known_ticks, stamps, want_cgroup, verify,
+#: host_pidns, check_threads) (see read_item), answered by (serial, records): the records
+#: in pid order, without the processes whose stat text is unchanged since the answer whose
+#: serial the caller gave as their stamp (the caller built them from that answer, and
+#: carries them over; 0: none).
+#: ("alive", pids) forgets other pids (they exited); it has no answer.
+READ, ALIVE = "read", "alive"
+
+
+class Answerer:
+    """The helper's side of read requests: kept stat fds, and the stat text it last sent
+    of each pid with the serial of that answer (so the caller need not send it back)."""
+
+    def __init__(self, files: StatFiles | None) -> None:
+        self.files = files
+        self.sent: dict[int, tuple[int, bytes]] = {}
+        # a new helper's serials never equal an old one's stamps
+        self.serial = (os.getpid() << 32) + (int.from_bytes(os.urandom(3), "little") << 8)
+
+    def answer(self, request: Sequence[Any]) -> tuple[int, list[Record]]:
+        """The answer to a read request (see READ)."""
+        _, proc, pids, known, stamps, want, verify, host_pidns, check_threads = request
+        self.serial += 1
+        serial, sent, files = self.serial, self.sent, self.files
+        out: list[Record] = []
+        for pid, ticks, stamp, cg, check in zip(pids, known, stamps, want, verify, strict=True):
+            last = sent.get(pid)
+            expected = last[1] if last is not None and stamp and last[0] == stamp else b""
+            rec = read_item(proc, pid, ticks, expected, cg, host_pidns, check_threads, files, check)
+            if rec is None:
+                continue
+            if len(rec) == GONE_LEN:
+                sent.pop(pid, None)
+            else:
+                sent[pid] = (serial, rec[RAW])
+            out.append(rec)
+        return serial, out
+
+    def keep_only(self, pids: Iterable[int]) -> None:
+        alive = set(pids)
+        if self.files is not None:
+            self.files.keep_only(alive)
+        for pid in [p for p in self.sent if p not in alive]:
+            del self.sent[pid]
+
 
 _LEN = struct.Struct("<Q")
 
@@ -283,34 +473,34 @@ def _receive(fd: int) -> Any:
     return marshal.loads(_read_exact(fd, size))
 
 
-#: Records per message from the helper: the caller builds each batch while the helper reads
-#: the next, instead of building them all after the last.
-BATCH = 256
+#: Stat fds the helper keeps (it has no other use for fds above 2).
+HELPER_FDS = 32768
 
 
 def serve(rfd: int = 0, wfd: int = 1) -> None:
-    """Helper main loop: answer requests until the parent closes the pipe. An answer is
-    batches of records (lists), then None."""
+    """Helper main loop: answer requests until the parent closes the pipe."""
+    answerer = Answerer(StatFiles(0, max(0, raise_fd_limit(HELPER_FDS + 64) - 64)))
     while True:
         try:
             request = _receive(rfd)
         except EOFError:
             return
-        proc, pids, known, want, host_pidns, check_threads = request
-        for i in range(0, len(pids), BATCH):
-            part = slice(i, i + BATCH)
-            _send(
-                wfd,
-                read_records(
-                    (proc, pids[part], known[part], want[part], host_pidns, check_threads)
-                ),
-            )
-        _send(wfd, None)
+        if request[0] == ALIVE:
+            answerer.keep_only(request[1])
+        else:
+            _send(wfd, answerer.answer(request))
+
+
+#: F_SETPIPE_SZ (linux/fcntl.h): a bigger pipe lets the helper run ahead of the caller.
+_F_SETPIPE_SZ = 1031
 
 
 class ScanHelper:
     """A helper process running ``serve()``: started on first use, restarted after a
-    failure, ended when closed or when this process exits (its stdin closes)."""
+    failure, ended when closed or when this process exits (its stdin closes).
+
+    Requests are pipelined: ``submit()`` several, then take their answers in order with
+    ``reply()``; ``ready()`` says whether the next answer is there."""
 
     def __init__(self) -> None:
         self._proc: subprocess.Popen[bytes] | None = None
@@ -332,14 +522,18 @@ class ScanHelper:
                 bufsize=0,
                 close_fds=True,
             )
-            assert self._proc.stdout is not None
+            assert self._proc.stdout is not None and self._proc.stdin is not None
+            for stream in (self._proc.stdout, self._proc.stdin):
+                try:  # noqa: SIM105 (contextlib would slow the helper's start)
+                    fcntl.fcntl(stream.fileno(), _F_SETPIPE_SZ, 1 << 20)
+                except OSError:
+                    pass  # over the unprivileged pipe quota: the default size works too
             self._poll = select.poll()
             self._poll.register(self._proc.stdout.fileno(), select.POLLIN)
         return self._proc
 
     def submit(self, request: Sequence[Any]) -> None:
-        """Send REQUEST (as for read_records); fetch the answer with ``batch()`` until it
-        gives None, or with ``result()``."""
+        """Send REQUEST (READ: fetch its answer with ``reply()``; ALIVE: no answer)."""
         proc = self._ensure()
         assert proc.stdin is not None
         try:
@@ -349,29 +543,22 @@ class ScanHelper:
             raise
 
     def ready(self) -> bool:
-        """Whether ``batch()`` would answer without waiting (a batch, the end, or an error)."""
+        """Whether ``reply()`` would answer without waiting (an answer, or an error)."""
         if self._poll is None or self._proc is None:
             return True
         return bool(self._poll.poll(0))
 
-    def batch(self) -> list[Record] | None:
-        """The next batch of records of the submitted request; None after the last."""
+    def reply(self) -> tuple[int, list[Record]]:
+        """The answer (serial, records) to the oldest read request not yet answered."""
         proc = self._proc
         if proc is None or proc.stdout is None:
             raise EOFError("scan helper not running")
         try:
-            records: list[Record] | None = _receive(proc.stdout.fileno())
+            records: tuple[int, list[Record]] = _receive(proc.stdout.fileno())
         except (OSError, EOFError, ValueError):
             self.close()
             raise
         return records
-
-    def result(self) -> list[Record]:
-        """Every record of the submitted request."""
-        out: list[Record] = []
-        while (records := self.batch()) is not None:
-            out += records
-        return out
 
     def close(self) -> None:
         proc, self._proc = self._proc, None

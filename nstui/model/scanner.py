@@ -155,7 +155,14 @@ class LiveSource:
         else:
             self._generation += 1
             gen, every = self._generation, self.recheck_every
-            cgroups, moved = self._walk_some(hierarchies, previous, gen)
+            cgroups = {}
+
+            def walk_some() -> set[int]:
+                # runs while the scan helper reads its share; the moved are read again
+                walked, moved = self._walk_some(hierarchies, previous, gen)
+                cgroups.update(walked)
+                return moved
+
             turn = gen % every
             processes = scan_processes(
                 self.proc,
@@ -163,8 +170,9 @@ class LiveSource:
                 check_threads=self.check_threads,
                 host_pidns=host_pidns,
                 previous=prev_procs,
-                recheck=lambda pid: pid % every == turn or pid in moved,
+                verify=lambda pid: pid % every == turn,
                 interval=interval,
+                during=walk_some,
             )
         self._interner.trim(8 * len(processes) + 10_000)
         cgroups = _reconcile_cgroups(cgroups, processes, hierarchies)

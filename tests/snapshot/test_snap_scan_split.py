@@ -1,0 +1,142 @@
+"""The scan split between this process and the helper process, on the real kernel: the
+helper's answers (kept fds, unchanged processes left out, verification of namespaces and
+uid) must give the same snapshot as reading everything here, and refreshes through it must
+notice what changes without an exec."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from nstui.kernel import procfs
+from nstui.kernel.nstypes import NsType
+from nstui.kernel.procfs import scan_processes
+from nstui.model.scanner import LiveSource
+
+from .conftest import wait_for
+
+NOBODY = 65534
+
+#: A child that, once told on stdin, gives up root (no exec: it stays the same process and
+#: becomes non-dumpable) and moves to a new uts namespace.
+DROP_AND_MOVE_ON_INPUT = f"""
+import os, sys, time
+from nstui.kernel import syscalls
+sys.stdin.readline()
+syscalls.unshare(0x04000000)  # CLONE_NEWUTS
+os.setresuid({NOBODY}, {NOBODY}, {NOBODY})
+print("moved", flush=True)
+time.sleep(600)
+"""
+
+
+@pytest.fixture
+def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Use the helper for any scan, in many small requests (this host has few processes)."""
+    monkeypatch.setattr(procfs, "PARALLEL_MIN", 1)
+    monkeypatch.setattr(procfs, "CHUNK_COST", 64)
+    monkeypatch.setattr(procfs, "MIN_CHUNK_COST", 4)
+
+
+@pytest.mark.root
+def test_uid_of_a_process_that_dropped_root_without_exec(spawn) -> None:  # type: ignore[no-untyped-def]
+    """Such a process is not dumpable (its /proc/PID/* files are root's); the owner of
+    /proc/PID itself is still its effective uid, which the scan reads."""
+    child = spawn(
+        [
+            sys.executable,
+            "-c",
+            f"import os, time; os.setresuid({NOBODY}, {NOBODY}, {NOBODY}); "
+            "print('ok', flush=True); time.sleep(600)",
+        ],
+        stdout=subprocess.PIPE,
+    )
+    assert child.stdout.readline() == b"ok\n"
+    assert os.stat(f"/proc/{child.pid}/stat").st_uid == 0  # not dumpable
+    p = scan_processes(pids=[child.pid])[child.pid]
+    assert (p.uid, p.user) == (NOBODY, "nobody")
+
+
+@pytest.mark.root
+def test_helper_refresh_notices_uid_and_namespace_change(spawn, small_chunks) -> None:  # type: ignore[no-untyped-def]
+    child = spawn(
+        [sys.executable, "-c", DROP_AND_MOVE_ON_INPUT],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    every = 4
+    source = LiveSource(holders=False, recheck_every=every)
+    wait_for(lambda: child.pid in source.take().processes)
+    before = source.take().processes[child.pid]
+    assert before.uid == 0
+    child.stdin.write(b"go\n")
+    child.stdin.flush()
+    assert child.stdout.readline() == b"moved\n"
+    seen = [source.take().processes[child.pid] for _ in range(every)]
+    last = seen[-1]
+    assert last.ns[NsType.UTS] != before.ns[NsType.UTS]  # within recheck_every refreshes
+    assert last.uid == NOBODY
+    assert last.start_ticks == before.start_ticks  # the same process, not an exec
+    full = source.take_full().processes[child.pid]
+    assert (full.ns, full.uid) == (last.ns, last.uid)
+    source.close()
+
+
+def test_helper_refresh_equals_in_process_refresh(spawn, small_chunks) -> None:  # type: ignore[no-untyped-def]
+    """Refreshes split with the helper (with verification turns) give what refreshes read
+    here give, and carry an idle process over as the same object."""
+    sleeper = spawn(["sleep", "1000"])
+    split = LiveSource(holders=False, recheck_every=2)
+    here = LiveSource(holders=False, recheck_every=2)
+    wait_for(lambda: sleeper.pid in split.take().processes)
+    for _ in range(4):
+        a = split.take().processes
+        procfs.PARALLEL_MIN = 10**9  # type: ignore[misc]  # (monkeypatched: restored)
+        b = here.take().processes
+        procfs.PARALLEL_MIN = 1  # type: ignore[misc]
+        settled = time.time() - 10  # other tests on this machine fork and exec all the time
+        common = [pid for pid in a.keys() & b.keys() if a[pid].start_ticks == b[pid].start_ticks]
+        assert len(common) > len(a) // 2
+        for pid in common:
+            x, y = a[pid], b[pid]
+            if x.is_kernel_thread or x.start_time > settled:
+                continue
+            assert (x.cmdline, x.uid, x.ns, x.nspid, x.comm, x.cgroups) == (
+                y.cmdline,
+                y.uid,
+                y.ns,
+                y.nspid,
+                y.comm,
+                y.cgroups,
+            )
+    first = split.take().processes[sleeper.pid]
+    assert split.take().processes[sleeper.pid] is first  # unchanged stat: carried over
+    split.close()
+    here.close()
+
+
+def test_helper_killed_mid_scan_is_read_here(spawn, small_chunks) -> None:  # type: ignore[no-untyped-def]
+    """A helper that dies with requests in flight costs nothing but time: its unanswered
+    chunks are read here, and the next scan starts a new helper."""
+    sleeper = spawn(["sleep", "1000"])
+    wait_for(lambda: sleeper.pid in scan_processes(parallel=False))
+    reference = scan_processes(parallel=False)
+    killed: list[int] = []
+
+    def kill_helper() -> list[int]:
+        pid = procfs.helper_pid()
+        assert pid is not None  # requests are in flight by now
+        os.kill(pid, 9)
+        killed.append(pid)
+        return []
+
+    got = scan_processes(during=kill_helper)
+    assert killed and procfs.helper_pid() != killed[0]
+    assert sleeper.pid in got
+    assert len(got.keys() & reference.keys()) > len(reference) * 0.9
+    again = scan_processes()
+    assert sleeper.pid in again and procfs.helper_pid() not in (None, killed[0])
