@@ -9,6 +9,7 @@ only when the worker has ended, so refreshes never overlap.
 from __future__ import annotations
 
 import importlib
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import suppress
@@ -29,7 +30,7 @@ from textual.screen import Screen
 from textual.theme import Theme
 from textual.timer import Timer
 from textual.widget import Widget
-from textual.widgets import Footer, Static, TabbedContent, TabPane
+from textual.widgets import Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from nstui.kernel.nstypes import NsId
@@ -41,9 +42,10 @@ from nstui.ui.rows import Key, Prepared, RowSet, ViewState, prepare
 from nstui.ui.theme_store import ThemeStore
 from nstui.ui.views.cgroups import CgroupsView, build_cgroup_rows
 from nstui.ui.views.cgroups import usage_from_processes as _usage_from_processes
-from nstui.ui.views.namespaces import NamespacesView, build_namespace_rows
+from nstui.ui.views.namespaces import NamespaceRowMemo, NamespacesView, build_namespace_rows
 from nstui.ui.views.processes import ProcessesView, ProcessRowBuilder
 from nstui.ui.widgets.filterbar import FilterBar
+from nstui.ui.widgets.keys_footer import KeysFooter
 from nstui.ui.widgets.rowtable import RowTable
 
 #: Reads per-cgroup memory/CPU accounting for a snapshot (blocking; called in the worker).
@@ -54,6 +56,16 @@ VIEWS: tuple[tuple[str, str], ...] = (
     ("namespaces", "2 Namespaces"),
     ("cgroups", "3 Cgroups"),
     ("mounts", "4 Mounts"),
+)
+
+#: The mounts view's actions in the command palette: (title, help, action of the view).
+MOUNTS_COMMANDS: tuple[tuple[str, str, str], ...] = (
+    ("Mounts: union or all", "Union mounts only, or every mount (u)", "toggle_union"),
+    ("Mounts: filter by type", "Show mounts of some filesystem types (t)", "type_filter"),
+    ("Mounts: layers", "The layers of the selected union mount (i)", "inspect"),
+    ("Mounts: build an overlay", "Mount a new overlay from chosen layers (b)", "build"),
+    ("Mounts: unmount", "Unmount the selected union mount (x)", "umount"),
+    ("Mounts: device mapper", "Device-mapper devices and their tables (m)", "toggle_dm"),
 )
 
 NOT_AVAILABLE = "not available in this build"
@@ -131,21 +143,45 @@ class NstuiApp(App[int]):
     AUTO_FOCUS = "#processes-view"
     CSS_PATH = _css_path()
 
+    # The footer lists the focused view's keys first (its BINDINGS), then these. The number
+    # keys are on the tabs ("1 Processes" ...), so the footer leaves them out.
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("1", "show_view('processes')", "Procs", show=False),
-        Binding("2", "show_view('namespaces')", "NS", show=False),
+        Binding("1", "show_view('processes')", "Processes", show=False),
+        Binding("2", "show_view('namespaces')", "Namespaces", show=False),
         Binding("3", "show_view('cgroups')", "Cgroups", show=False),
         Binding("4", "show_view('mounts')", "Mounts", show=False),
         Binding("slash", "filter", "Filter"),
-        Binding("escape", "clear_filter", "Clear filter", show=False),
+        Binding("escape", "clear_filter", "Clear filter"),  # only while a filter is set
         Binding("p", "toggle_pause", "Pause"),
-        Binding("r", "refresh_now", "Refresh", show=False),
-        Binding("n", "run_in_new", "Run in new ns"),
-        Binding("H", "audit_history", "Audit", show=False),
-        Binding("d", "toggle_detail", "Detail", show=False),
+        Binding("r", "refresh_now", "Refresh"),
+        Binding("d", "toggle_detail", "Detail"),
+        Binding("n", "run_in_new", "New ns"),
+        Binding("H", "audit_history", "Audit", show=False),  # shown by the cgroups view
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit", "Quit"),
     ]
+    #: actions the footer leaves out first, in this order, when it is short of room (they
+    #: stay in the ? help and the command palette)
+    FOOTER_DROP_ORDER: ClassVar[tuple[str, ...]] = (
+        "run_in_new",
+        "toggle_detail",
+        "refresh_now",
+        "toggle_pause",
+        "filter",
+    )
+    #: app actions that only make sense on the views' screen, not with a pane on top
+    VIEW_ACTIONS: ClassVar[frozenset[str]] = frozenset(
+        {
+            "show_view",
+            "filter",
+            "clear_filter",
+            "toggle_pause",
+            "refresh_now",
+            "toggle_detail",
+            "run_in_new",
+            "audit_history",
+        }
+    )
 
     def __init__(
         self,
@@ -175,12 +211,18 @@ class NstuiApp(App[int]):
         #: seconds the last SnapshotReady took to apply on the event loop
         self.last_apply_seconds = 0.0
         self.last_scan_seconds = 0.0
-        #: seconds from a complete snapshot to its rows applied (row building included)
+        #: seconds from a complete snapshot to its rows painted (row building included)
         self.last_snapshot_to_screen = 0.0
+        #: snapshots whose rows have been painted, and time.perf_counter() when the first was
+        self.painted = 0
+        self.first_painted_at: float | None = None
         self._select_after_refresh: int | None = None
         self._cg_files: dict[CgKey, dict[str, str]] = {}
-        #: used only by the refresh worker (one at a time)
+        #: used only by the refresh worker, under _build_lock: a cancelled thread worker
+        #: runs on to its end, so two can overlap
+        self._build_lock = threading.Lock()
         self._process_rows = ProcessRowBuilder()
+        self._ns_memo = NamespaceRowMemo()
         self._last_prepared: tuple[tuple[RowSet, Prepared] | None, ...] = (None, None, None)
         self._tick_pending = False
         self._error_shown = False
@@ -204,7 +246,7 @@ class NstuiApp(App[int]):
                 yield self._detail_pane()
         yield FilterBar(id="filter")
         yield Static("Scanning /proc …", id="status")
-        yield Footer()
+        yield KeysFooter(self.FOOTER_DROP_ORDER)
 
     def _mounts_view(self) -> Widget:
         cls = _load_class("nstui.ui.widgets.mounts_view", "MountsView")
@@ -273,11 +315,16 @@ class NstuiApp(App[int]):
         self._tick_pending = False
         if self.paused or not self.screen_stack:
             return
+        self.request_refresh()
+
+    def request_refresh(self, *, full: bool = False) -> None:
+        """Start a refresh worker: an incremental take (what the interval does), or with
+        ``full`` a take that re-reads everything."""
         try:
             params = self._refresh_params()
         except NoMatches:  # the app is shutting down
             return
-        self._refresh_worker(params)
+        self._refresh_worker(params, full=full)
 
     def _refresh_params(self, ns_view: NamespacesView | None = None) -> RefreshParams:
         """What the worker needs of the views, captured on the event loop."""
@@ -297,6 +344,13 @@ class NstuiApp(App[int]):
         snapshot = _take(self.source, full)
         scanned_at = time.perf_counter()
         scan = scanned_at - started
+        with self._build_lock:
+            rows = self._build_rows(snapshot, params)
+        if not get_current_worker().is_cancelled:
+            self.post_message(SnapshotReady(snapshot, rows, scan, scanned_at))
+
+    def _build_rows(self, snapshot: Snapshot, params: RefreshParams) -> BuiltRows:
+        """The views' rows and layouts for SNAPSHOT (in the worker, under _build_lock)."""
         usage = (
             self.usage_reader(snapshot)
             if self.usage_reader is not None
@@ -304,7 +358,9 @@ class NstuiApp(App[int]):
         )
         built = (
             self._process_rows.build(snapshot),
-            build_namespace_rows(snapshot, params.ns_expanded, nesting=params.ns_nesting),
+            build_namespace_rows(
+                snapshot, params.ns_expanded, nesting=params.ns_nesting, memo=self._ns_memo
+            ),
             build_cgroup_rows(snapshot, usage),
         )
         # Flattened here too, so applying costs the event loop nothing per row. The process
@@ -320,7 +376,7 @@ class NstuiApp(App[int]):
             (built[1], prepared[1]),
             (built[2], prepared[2]),
         )
-        rows = BuiltRows(
+        return BuiltRows(
             processes=built[0],
             namespaces=built[1],
             cgroups=built[2],
@@ -328,8 +384,6 @@ class NstuiApp(App[int]):
             ns_nesting=params.ns_nesting,
             prepared=prepared,
         )
-        if not get_current_worker().is_cancelled:
-            self.post_message(SnapshotReady(snapshot, rows, scan, scanned_at))
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group != "refresh":
@@ -355,10 +409,17 @@ class NstuiApp(App[int]):
         started = time.perf_counter()
         self._apply(message)
         self._error_shown = False  # a later failure is news again
-        done = time.perf_counter()
-        self.last_apply_seconds = done - started
+        self.last_apply_seconds = time.perf_counter() - started
         self.last_scan_seconds = message.scan_seconds
-        self.last_snapshot_to_screen = done - message.scanned_at
+        self.call_after_refresh(self._painted, message.scanned_at)
+
+    def _painted(self, scanned_at: float) -> None:
+        """The screen has been updated with a snapshot's rows."""
+        now = time.perf_counter()
+        self.last_snapshot_to_screen = now - scanned_at
+        if self.first_painted_at is None:
+            self.first_painted_at = now
+        self.painted += 1
 
     def _apply(self, message: SnapshotReady) -> None:
         snapshot = message.snapshot
@@ -573,6 +634,15 @@ class NstuiApp(App[int]):
         self._main.query_one("#views", TabbedContent).active = name
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # With a pane on top (limits, audit history) the views' keys would act on views out of
+        # sight: they are off there, and the pane's own keys fill the footer.
+        if action in self.VIEW_ACTIONS and self.screen_stack and self.screen is not self._main:
+            return False
+        if action == "toggle_detail":  # the mounts view has no detail pane to show or hide
+            try:
+                return self.active_view_name != "mounts"
+            except NoMatches:
+                return True
         # The mounts view has its own type filter (t); `/` filters the row tables.
         if action == "filter":
             try:
@@ -636,7 +706,7 @@ class NstuiApp(App[int]):
     def action_refresh_now(self) -> None:
         # Asked for (r) or after a pane changed something: a full take, so what refreshes
         # carry over (namespaces kept by bind mounts or fds, cgroup walks) is read again.
-        self._refresh_worker(self._refresh_params(), full=True)
+        self.request_refresh(full=True)
 
     def action_toggle_follow(self) -> None:
         if self.follow:
@@ -676,6 +746,11 @@ class NstuiApp(App[int]):
         cls = _load_class("nstui.ui.screens.help", "HelpScreen")
         if cls is None:
             self.notify(f"Help: {NOT_AVAILABLE}.", severity="warning")
+            return
+        if self.screen_stack and self.screen is not self._main:
+            # On a pane (limits, audit history): the keys of that pane, as its footer has them.
+            keys_of = _load_class("nstui.ui.screens.help", "bindings_of")
+            self.push_screen(cls(keys_of(self.screen)))
             return
         self.push_screen(cls())
 
@@ -768,6 +843,8 @@ class NstuiApp(App[int]):
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
+        if self.screen_stack and screen is not self._main:
+            return  # a pane: the views' commands would act on views out of sight
         for name, title in VIEWS:
             yield SystemCommand(
                 f"View: {title[2:]}",
@@ -779,6 +856,8 @@ class NstuiApp(App[int]):
              self.action_filter),
             ("Sort: next column", "Cycle the sort column of the current view (s)",
              self._sort_active),
+            ("Sort: reverse", "Reverse the sort order of the current view (S)",
+             self._reverse_sort_active),
             ("Processes: tree or flat list", "Toggle the process tree (t)",
              self.processes_view.action_toggle_tree),
             ("Namespaces: nesting tree", "Nest user and pid namespaces by parent (t)",
@@ -808,11 +887,26 @@ class NstuiApp(App[int]):
         )  # fmt: skip
         for title, help_text, callback in commands:
             yield SystemCommand(title, help_text, callback)
+        if self._main.query("#mounts-view").filter(".placeholder"):
+            return  # no mounts view in this build
+        for title, help_text, action in MOUNTS_COMMANDS:
+            yield SystemCommand(title, help_text, partial(self._mounts_action, action))
+
+    def _mounts_action(self, action: str) -> None:
+        """A mounts-view action from the palette: on the mounts view, as its key does."""
+        self.action_show_view("mounts")
+        view = self._main.query_one("#mounts-view")
+        self.call_later(view.run_action, action)
 
     def _sort_active(self) -> None:
         table = self.active_table
         if table is not None:
             table.action_cycle_sort()
+
+    def _reverse_sort_active(self) -> None:
+        table = self.active_table
+        if table is not None:
+            table.action_reverse_sort()
 
 
 def _take(source: SnapshotSource, full: bool) -> Snapshot:

@@ -11,7 +11,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Checkbox, Footer, Input, Static
+from textual.widgets import Button, Checkbox, Input, Static
+
+from nstui.ui.widgets.keys_footer import KeysFooter
 
 
 def limits_css() -> Path:
@@ -41,7 +43,7 @@ class ConfirmScreen(ModalScreen[bool]):
             with Horizontal(id="buttons"):
                 yield Button(self.yes, id="yes", variant="error")
                 yield Button("No", id="no")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.query_one("#no", Button).focus()
@@ -73,7 +75,7 @@ class TextInputScreen(ModalScreen[str | None]):
             yield Static(self.help_text, id="message")
             yield Input(value=self.value, placeholder=self.placeholder, id="value")
             yield Static("Enter applies, Escape cancels.", classes="hint")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.query_one(Input).focus()
@@ -120,7 +122,7 @@ class SubtreeControlScreen(ModalScreen[dict[str, bool] | None]):
             with Horizontal(id="buttons"):
                 yield Button("Apply", id="apply", variant="primary")
                 yield Button("Cancel", id="cancel")
-        yield Footer()
+        yield KeysFooter()
 
     @on(Button.Pressed, "#apply")
     def action_apply(self) -> None:

@@ -16,13 +16,14 @@ from textual import on, work
 from textual.app import ComposeResult, SuspendNotSupported
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Button, Checkbox, Footer, Input, Static
+from textual.widgets import Button, Checkbox, Input, Static
 
 from nstui.kernel.nstypes import NS_TYPES, NsType
 from nstui.model.actions import Actions
 from nstui.model.ns_actions import EnterOptions, LaunchHandle
 from nstui.model.snapshot import Snapshot
 from nstui.ui.screens.ns_form import NsDialog, argv_preview, run_attached
+from nstui.ui.widgets.keys_footer import KeysFooter
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +84,7 @@ class EnterNamespacesScreen(NsDialog[None]):
             with Horizontal(id="buttons"):
                 yield Button("Enter", variant="primary", id="run", compact=True)
                 yield Button("Cancel", id="cancel", compact=True)
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.query_one("#command", Input).focus()

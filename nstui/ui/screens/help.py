@@ -21,6 +21,8 @@ from nstui.model.glossary import CGROUP_TERMS, NAMESPACE_TERMS, Term
 from nstui.ui.format import NS_LETTERS
 
 #: The app's keys as the help lists them when the caller passes none: (keys, what they do).
+#: The footer shows the focused view's share of these; tests check that every key the footer
+#: or the views bind is listed here.
 DEFAULT_KEYS: tuple[tuple[str, str], ...] = (
     ("1 2 3 4", "switch view: processes, namespaces, cgroups, mounts (or click a tab)"),
     ("↑ ↓  j k", "move the cursor"),
@@ -30,9 +32,10 @@ DEFAULT_KEYS: tuple[tuple[str, str], ...] = (
     ("home end  g G", "first / last row"),
     ("pgup pgdn  ctrl+b ctrl+f", "page up / down"),
     ("/", "filter by pid, command, user, namespace id, cgroup path or container"),
-    ("escape", "clear the filter, close a dialog"),
+    ("esc", "clear the filter, close a dialog or pane"),
     ("s  S", "cycle the sort column / reverse it"),
-    ("t", "processes: tree or flat list; namespaces: nesting tree of user and pid"),
+    ("t", "processes: tree or flat list; namespaces: nesting tree of user and pid; "
+     "mounts: filter by type"),
     ("f", "follow the selected process across refreshes"),
     ("p", "pause or resume the live refresh"),
     ("r", "refresh now"),
@@ -42,11 +45,16 @@ DEFAULT_KEYS: tuple[tuple[str, str], ...] = (
     ("K  R", "keep a namespace with a bind mount / release it"),
     ("M", "move the selected process to another cgroup"),
     ("L", "edit the selected cgroup's limits"),
-    ("H", "the audit log of changes made, with undo"),
+    ("H", "the audit log of cgroup changes, with undo"),
+    ("u", "mounts: union mounts only, or every mount"),
+    ("m", "mounts: device-mapper devices"),
+    ("i", "mounts: the layers of the selected union mount"),
+    ("b", "mounts: build an overlay mount"),
+    ("x", "mounts: unmount the selected union mount"),
     ("ctrl+p", "command palette: every action, and the theme"),
-    ("?", "this help"),
-    ("q", "quit"),
-)
+    ("?", "this help (on a pane: that pane's keys)"),
+    ("q", "quit (on a pane: back)"),
+)  # fmt: skip
 
 
 def bindings_of(screen: Screen[object]) -> list[tuple[str, str]]:

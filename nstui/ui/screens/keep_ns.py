@@ -15,7 +15,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Button, Footer, Input, Label, RadioButton, RadioSet, Static
+from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Static
 
 from nstui.kernel.namespaces import HolderKind, Namespace, NsHolder
 from nstui.kernel.nstypes import NsId, NsType
@@ -23,6 +23,7 @@ from nstui.model.actions import Actions
 from nstui.model.ns_actions import NsHelperError
 from nstui.model.snapshot import Snapshot
 from nstui.ui.screens.ns_form import NsDialog
+from nstui.ui.widgets.keys_footer import KeysFooter
 
 MNT_HINT = (
     "A mount namespace can be kept only on a mount that does not propagate into it: the "
@@ -72,7 +73,7 @@ class KeepNamespaceScreen(NsDialog[str]):
             with Horizontal(id="buttons"):
                 yield Button("Keep", variant="primary", id="keep", compact=True)
                 yield Button("Cancel", id="cancel", compact=True)
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.query_one("#path", Input).focus()
@@ -132,11 +133,16 @@ def _bind_holders(namespace: Namespace | None) -> list[NsHolder]:
 
 
 class ReleaseNamespaceScreen(NsDialog[str]):
-    """Dismisses with the released path, else None."""
+    """Dismisses with the released path, else None.
+
+    Asks like the other confirmations (y releases; n or Escape cancels) and starts on Cancel:
+    Enter presses the focused button, so an Enter typed by habit never destroys a namespace.
+    """
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "cancel", "Cancel"),
-        Binding("ctrl+r", "release", "Release"),
+        Binding("y", "release", "Release"),
+        Binding("n,escape", "cancel", "Cancel"),
+        Binding("ctrl+r", "release", "Release", show=False),  # as the other namespace panes
     ]
 
     def __init__(self, actions: Actions, snapshot: Snapshot, ns: NsId) -> None:
@@ -165,13 +171,13 @@ class ReleaseNamespaceScreen(NsDialog[str]):
             with Horizontal(id="buttons"):
                 yield Button("Release", variant="error", id="release", compact=True)
                 yield Button("Cancel", id="cancel", compact=True)
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
+        self.query_one("#cancel", Button).focus()  # the safe choice; Tab reaches the others
         if not self.binds:
             self._say(f"No bind mount keeps {self.ns}: nothing to release.")
             self.query_one("#release", Button).disabled = True
-            self.query_one("#cancel", Button).focus()
             return
         if self.last_holder():
             self._say(
@@ -186,7 +192,6 @@ class ReleaseNamespaceScreen(NsDialog[str]):
                 f"{len(self.namespace.holders) - 1 if self.namespace else 0} other holder(s).",
                 "",
             )
-        self.query_one("#paths", RadioSet).focus()
 
     def selected_path(self) -> str | None:
         if not self.binds:
@@ -197,6 +202,11 @@ class ReleaseNamespaceScreen(NsDialog[str]):
     @on(Button.Pressed, "#release")
     def _release_pressed(self) -> None:
         self.action_release()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "release" and not self.binds:
+            return None  # shown dimmed: there is nothing to release
+        return True
 
     def action_release(self) -> None:
         path = self.selected_path()

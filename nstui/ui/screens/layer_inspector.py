@@ -17,12 +17,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static, Tree
+from textual.widgets import DataTable, Static, Tree
 from textual.widgets.tree import TreeNode
 
 from nstui.kernel.layers import Change, ChangeSet, MergedEntry
 from nstui.kernel.union_mounts import UnionMount
 from nstui.model.actions import Actions
+from nstui.ui.widgets.keys_footer import KeysFooter
 
 #: A directory shows at most this many entries (a Tree of 10,000 nodes takes ~0.7 s).
 MAX_CHILDREN = 2000
@@ -147,7 +148,7 @@ class LayerInspectorScreen(Screen[None]):
                 yield table
                 yield Static("computing the change set …", id="li-summary")
         yield Static("", id="li-entry")
-        yield Footer()
+        yield KeysFooter()
 
     def _stack_text(self) -> Text:
         stack = self.actions.mounts.layer_stack(self.union)

@@ -22,7 +22,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 from textual.widgets.data_table import CellDoesNotExist
 
 from nstui.model.actions import Actions
@@ -43,6 +43,7 @@ from nstui.ui.screens.cg_dialogs import (
     TextInputScreen,
     limits_css,
 )
+from nstui.ui.widgets.keys_footer import KeysFooter
 from nstui.ui.widgets.usage_gauge import UsageGauge
 
 POLL_SECONDS = 1.5
@@ -115,31 +116,55 @@ def knob_key(reading: CgroupReading, knob: KnobReading) -> str:
     return f"{reading.hid}|{knob.knob.file}"
 
 
+class KnobsTable(DataTable[str]):
+    """The knobs: the keys that act on the selected knob are its own, so the footer shows
+    them while it has focus and gives their room to the members' keys otherwise."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "screen.edit", "Set", key_display="⏎"),
+        Binding("plus,equals_sign", "screen.step(1)", "Up", key_display="+"),
+        Binding("minus", "screen.step(-1)", "Down", key_display="-"),
+        Binding("m", "screen.unlimited", "Max"),
+    ]
+
+
+class MembersTable(DataTable[str]):
+    """The member processes (or threads) of the cgroup."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("t", "screen.toggle_threads", "Threads"),
+    ]
+
+
 class LimitsScreen(Screen[None]):
     """Knobs, usage, members and controls of one cgroup."""
 
     CSS_PATH = limits_css()
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q", "close", "Back"),
-        Binding("enter", "edit", "Set", key_display="⏎"),
-        Binding("plus,equals_sign", "step(1)", "Up", key_display="+"),
-        Binding("minus", "step(-1)", "Down", key_display="-"),
-        Binding("m", "unlimited", "Max"),
         Binding("u", "undo", "Undo"),
+        Binding("n", "new_child", "New"),
+        Binding("D", "delete", "Delete"),
         Binding("f", "freeze", "Freeze"),
         Binding("K", "kill", "Kill"),
-        Binding("n", "new_child", "New"),
-        Binding("D", "delete", "Del"),
-        Binding("c", "subtree", "Ctrls"),
-        Binding("p", "move_here", "Move pid"),
-        Binding("H", "history", "History"),
+        Binding("c", "subtree", "Ctrls", tooltip="Controllers enabled for the children"),
+        Binding("p", "move_here", "Add pid", tooltip="Move a process into this cgroup"),
+        Binding("H", "history", "Audit"),
         Binding("slash", "filter", "Filter", key_display="/"),
-        Binding("t", "toggle_threads", "Threads"),
-        Binding("r", "refresh", "Refresh", show=False),
-        Binding("tab", "switch_table", "Knobs/procs", show=False),
+        Binding("t", "toggle_threads", "Threads", show=False),  # shown by the members table
+        Binding("r", "refresh", "Refresh"),
+        Binding("tab", "switch_table", "Knobs/procs"),
         Binding("j", "cursor(1)", "Down", show=False),
         Binding("k", "cursor(-1)", "Up", show=False),
     ]
+    #: keys the footer leaves out first when it is short of room (all stay in the ? help)
+    FOOTER_DROP_ORDER: ClassVar[tuple[str, ...]] = (
+        "refresh",
+        "switch_table",
+        "command_palette",
+        "history",
+        "filter",
+    )
 
     class Polled(Message):
         """Readings of the cgroup (or why there are none), from the poll worker."""
@@ -204,12 +229,10 @@ class LimitsScreen(Screen[None]):
                     yield UsageGauge("io write/s", fmt_bytes, id="g-io-write")
                     yield UsageGauge("psi some", fmt_pct, scale=100.0, id="g-psi")
                 yield Static("", id="counters")
-            table: DataTable[str] = DataTable(id="knobs", cursor_type="row", zebra_stripes=True)
-            yield table
-            members: DataTable[str] = DataTable(id="members", cursor_type="row")
-            yield members
+            yield KnobsTable(id="knobs", cursor_type="row", zebra_stripes=True)
+            yield MembersTable(id="members", cursor_type="row")
             yield Static("", id="limits-status", markup=False)
-        yield Footer()
+        yield KeysFooter(self.FOOTER_DROP_ORDER)
 
     def on_mount(self) -> None:
         knobs = self.query_one("#knobs", DataTable)

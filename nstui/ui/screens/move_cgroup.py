@@ -16,13 +16,14 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import ModalScreen
-from textual.widgets import Button, Checkbox, Footer, Input, OptionList, Select, Static
+from textual.widgets import Button, Checkbox, Input, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
 from nstui.model.actions import Actions
 from nstui.model.cgroup_actions import CgroupActionError
 from nstui.model.snapshot import Snapshot
 from nstui.ui.screens.cg_dialogs import NO_INTERNAL_PROCESSES, ConfirmScreen, limits_css
+from nstui.ui.widgets.keys_footer import KeysFooter
 
 
 class MoveToCgroupScreen(ModalScreen[bool]):
@@ -73,7 +74,7 @@ class MoveToCgroupScreen(ModalScreen[bool]):
             with Horizontal(id="buttons"):
                 yield Button("Move", id="move", variant="primary")
                 yield Button("Cancel", id="cancel")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self._fill()

@@ -15,13 +15,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Checkbox, Footer, Input, Label, OptionList, Static
+from textual.widgets import Button, Checkbox, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from nstui.model.actions import Actions
 from nstui.model.mount_actions import MountOutcome, OverlaySpec
 from nstui.model.snapshot import Snapshot
 from nstui.ui.screens.layer_inspector import mounts_css_path
+from nstui.ui.widgets.keys_footer import KeysFooter
 
 
 class LowerList(OptionList):
@@ -132,7 +133,7 @@ class OverlayBuildScreen(ModalScreen[MountOutcome | None]):
             with Horizontal(id="buttons"):
                 yield Button("Mount", variant="primary", id="mount", compact=True)
                 yield Button("Cancel", id="cancel", compact=True)
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.query_one("#lower-input", Input).focus()

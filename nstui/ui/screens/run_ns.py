@@ -19,7 +19,6 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import (
     Button,
     Checkbox,
-    Footer,
     Input,
     Label,
     RadioButton,
@@ -36,6 +35,7 @@ from nstui.ui.screens.ns_form import (
     argv_preview,
     run_attached,
 )
+from nstui.ui.widgets.keys_footer import KeysFooter
 
 #: Checked when the pane opens: a container-like set that keeps the network.
 DEFAULT_TYPES = frozenset({NsType.PID, NsType.MNT, NsType.UTS, NsType.IPC})
@@ -109,7 +109,7 @@ class RunInNamespacesScreen(NsDialog[int]):
             with Horizontal(id="buttons"):
                 yield Button("Run", variant="primary", id="run", compact=True)
                 yield Button("Cancel", id="cancel", compact=True)
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         command = self.query_one("#command", Input)

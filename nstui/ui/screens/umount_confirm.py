@@ -13,13 +13,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Checkbox, Footer, Static
+from textual.widgets import Button, Checkbox, Static
 
 from nstui.kernel.mount_users import MountUser
 from nstui.kernel.union_mounts import UnionMount
 from nstui.model.actions import Actions
 from nstui.model.mount_actions import MountOutcome
 from nstui.ui.screens.layer_inspector import mounts_css_path
+from nstui.ui.widgets.keys_footer import KeysFooter
 
 
 def users_text(users: tuple[MountUser, ...]) -> str:
@@ -76,7 +77,7 @@ class UmountConfirmScreen(ModalScreen[MountOutcome | None]):
             with Horizontal(id="buttons"):
                 yield Button("Unmount", variant="error", id="confirm", compact=True)
                 yield Button("Cancel", id="cancel", compact=True)
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.query_one("#cancel", Button).focus()

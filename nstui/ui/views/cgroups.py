@@ -131,6 +131,8 @@ class CgroupsView(RowTable):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("L", "app.limits", "Limits"),
+        # the audit log is of cgroup changes: its key shows where they are made
+        Binding("H", "app.audit_history", "Audit"),
     ]
 
     def __init__(self, *, from_files: bool = False, id: str | None = None) -> None:

@@ -41,14 +41,23 @@ def _kept_by(namespace: Namespace) -> str:
 
 
 def build_namespace_rows(
-    snapshot: Snapshot, expanded: frozenset[Key], *, nesting: bool = False
+    snapshot: Snapshot,
+    expanded: frozenset[Key],
+    *,
+    nesting: bool = False,
+    memo: NamespaceRowMemo | None = None,
 ) -> RowSet:
-    """Rows for every namespace; member rows only for namespaces in ``expanded``."""
+    """Rows for every namespace; member rows only for namespaces in ``expanded``.
+
+    ``memo`` (one per caller thread) carries the rows of namespaces unchanged since its last
+    build: the host's namespaces list every pid, and joining 8 x 10,000 pids into search
+    texts on every refresh would be most of the cost."""
     host = snapshot.host.host_ns
     by_type: dict[NsType, list[Namespace]] = {t: [] for t in NS_TYPES}
     for namespace in snapshot.namespaces.values():
         by_type[namespace.type].append(namespace)
     rows: list[Row] = []
+    made: dict[NsId, tuple[Namespace, Key, bool, str, Row]] = {}
     for ns_type in NS_TYPES:
         members = sorted(by_type[ns_type], key=lambda n: (not n.pids, n.pids[:1], n.id.ino))
         count = len(members)
@@ -62,64 +71,92 @@ def build_namespace_rows(
                 style="bold",
             )
         )
+        host_id = host.get(ns_type)
         for namespace in members:
-            rows.extend(_namespace_rows(snapshot, namespace, host.get(ns_type), expanded, nesting))
+            ns_id = namespace.id
+            parent = _parent_key(snapshot, namespace, nesting)
+            is_host = ns_id == host_id
+            label = label_for_namespace(snapshot, ns_id)
+            known = memo.rows.get(ns_id) if memo is not None else None
+            if (
+                known is not None
+                and known[0] is namespace
+                and known[1] == parent
+                and known[2] == is_host
+                and known[3] == label
+            ):
+                row = known[4]
+            else:
+                row = _namespace_row(namespace, parent, is_host, label)
+            made[ns_id] = (namespace, parent, is_host, label, row)
+            rows.append(row)
+            if ns_id in expanded:
+                rows.extend(_member_rows(snapshot, namespace))
+    if memo is not None:
+        memo.rows = made
     return RowSet.build(rows)
+
+
+class NamespaceRowMemo:
+    """The namespace rows of the last build and what they were made from (see
+    ``build_namespace_rows``); used by one thread."""
+
+    def __init__(self) -> None:
+        self.rows: dict[NsId, tuple[Namespace, Key, bool, str, Row]] = {}
 
 
 def _pids_text(namespace: Namespace) -> str:
     return " ".join(map(str, namespace.pids))
 
 
-def _namespace_rows(
-    snapshot: Snapshot,
-    namespace: Namespace,
-    host_id: NsId | None,
-    expanded: frozenset[Key],
-    nesting: bool,
-) -> list[Row]:
+def _parent_key(snapshot: Snapshot, namespace: Namespace, nesting: bool) -> Key:
     ns_id = namespace.id
-    parent: Key = type_key(ns_id.type)
     if nesting and ns_id.type in NESTING_TYPES and namespace.parent in snapshot.namespaces:
-        parent = namespace.parent
+        return namespace.parent
+    return type_key(ns_id.type)
+
+
+def _namespace_row(namespace: Namespace, parent: Key, is_host: bool, label: str) -> Row:
+    ns_id = namespace.id
     kept = _kept_by(namespace)
-    label = label_for_namespace(snapshot, ns_id)
     # The owner is always a user namespace: its inode says enough, as lsns prints it.
     owner = str(namespace.owner.ino) if namespace.owner is not None else ""
     if namespace.owner_uid is not None:
         owner = f"{owner} uid {namespace.owner_uid}".strip()
-    name = str(ns_id) + (" host" if ns_id == host_id else "")
-    style = "italic" if namespace.held_only else ("bold" if ns_id != host_id else "")
-    out = [
-        Row(
-            key=ns_id,
-            parent=parent,
-            cells=(name, str(namespace.nprocs), owner, kept, label),
-            sort=(ns_id.ino, namespace.nprocs, owner, kept or None, label.lower()),
-            # member pids too, so `/ PID` finds a process's namespaces without expanding them
-            search=f"{ns_id} {ns_id.ino} {label} {kept} {owner} {_pids_text(namespace)}".lower(),
-            style=style,
-            cell_styles=("", "", "dim", "magenta", "cyan"),
-            expandable=bool(namespace.pids),
-            expanded=False,
-        )
-    ]
-    if ns_id in expanded:
-        procs = snapshot.processes
-        for pid in namespace.pids:
-            proc = procs.get(pid)
-            command = proc.command if proc is not None else "?"
-            user = (proc.user or "") if proc is not None else ""
-            out.append(
-                Row(
-                    key=(ns_id, pid),
-                    parent=ns_id,
-                    cells=(f"pid {pid}", "", user, "", command),
-                    sort=(pid, None, user, None, command.lower()),
-                    search=f"{pid} {user} {command}".lower(),
-                    cell_styles=("", "", "", "", ""),
-                )
+    name = str(ns_id) + (" host" if is_host else "")
+    style = "italic" if namespace.held_only else ("bold" if not is_host else "")
+    return Row(
+        key=ns_id,
+        parent=parent,
+        cells=(name, str(namespace.nprocs), owner, kept, label),
+        sort=(ns_id.ino, namespace.nprocs, owner, kept or None, label.lower()),
+        # member pids too, so `/ PID` finds a process's namespaces without expanding them
+        search=f"{ns_id} {ns_id.ino} {label} {kept} {owner} {_pids_text(namespace)}".lower(),
+        style=style,
+        cell_styles=("", "", "dim", "magenta", "cyan"),
+        expandable=bool(namespace.pids),
+        expanded=False,
+    )
+
+
+def _member_rows(snapshot: Snapshot, namespace: Namespace) -> list[Row]:
+    ns_id = namespace.id
+    procs = snapshot.processes
+    out: list[Row] = []
+    for pid in namespace.pids:
+        proc = procs.get(pid)
+        command = proc.command if proc is not None else "?"
+        user = (proc.user or "") if proc is not None else ""
+        out.append(
+            Row(
+                key=(ns_id, pid),
+                parent=ns_id,
+                cells=(f"pid {pid}", "", user, "", command),
+                sort=(pid, None, user, None, command.lower()),
+                search=f"{pid} {user} {command}".lower(),
+                cell_styles=("", "", "", "", ""),
             )
+        )
     return out
 
 
@@ -127,7 +164,7 @@ class NamespacesView(RowTable):
     """Namespaces by type; Space/right expands a namespace to its member processes."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("t", "toggle_nesting", "Nesting tree"),
+        Binding("t", "toggle_nesting", "Nesting"),
         Binding("e", "app.enter_namespaces", "Enter ns"),
         Binding("K", "app.keep_namespace", "Keep"),
         Binding("R", "app.release_namespace", "Release"),

@@ -13,7 +13,7 @@ from nstui.kernel.procfs import Process
 from nstui.model.containers import label_for_process
 from nstui.model.snapshot import Snapshot
 from nstui.ui.format import human_bytes, ns_flags, percent
-from nstui.ui.rows import Column, Row, RowSet
+from nstui.ui.rows import Column, Key, Row, RowSet
 from nstui.ui.widgets.rowtable import RowTable
 
 COLUMNS: tuple[Column, ...] = (
@@ -61,22 +61,40 @@ _STYLES: dict[tuple[bool, bool], tuple[str, ...]] = {
 
 class ProcessRowBuilder:
     """Builds the process rows, reusing the texts of processes unchanged since the last build
-    (a refresh of 10,000 processes then costs little more than their CPU and memory cells).
-    Used from one worker at a time."""
+    and, when a process's CPU, memory and parent are unchanged too, its whole row (a refresh of
+    10,000 mostly idle processes then costs a few dict lookups per process). Used from one
+    worker at a time."""
 
     def __init__(self) -> None:
         self._texts: dict[int, _Texts] = {}
+        #: pid -> (texts, cpu_percent, rss, parent) the row was made from, and the row
+        self._rows: dict[int, tuple[_Texts, float | None, int | None, int | None, Row]] = {}
+        self._last: RowSet | None = None
         self._host: Mapping[NsType, NsId] = {}
+        #: per shared ns dict / cgroups dict (the scanner interns them): the texts made of
+        #: them, keyed by id with the dict itself held so the id is not reused meanwhile
+        self._ns_memo: dict[int, tuple[Mapping[NsType, NsId], str, int, str]] = {}
+        self._cg_memo: dict[int, tuple[Mapping[int, str], str]] = {}
 
     def build(self, snapshot: Snapshot) -> RowSet:
         host = snapshot.host.host_ns
         if host != self._host:
             self._texts = {}
+            self._rows = {}
+            self._last = None
+            self._ns_memo = {}
             self._host = dict(host)
         procs = snapshot.processes
+        if len(self._ns_memo) + len(self._cg_memo) > 2 * len(procs) + 1000:
+            self._ns_memo = {}
+            self._cg_memo = {}
         old = self._texts
+        old_rows = self._rows
         texts: dict[int, _Texts] = {}
-        rows: list[Row] = []
+        made: dict[int, tuple[_Texts, float | None, int | None, int | None, Row]] = {}
+        rows: dict[Key, Row] = {}
+        # the tree keeps its shape while every row is reused with its parent
+        same_shape = self._last is not None and len(procs) == len(old_rows)
         for pid in sorted(procs):
             proc = procs[pid]
             t = old.get(pid)
@@ -90,58 +108,88 @@ class ProcessRowBuilder:
                 or (t.ns is not proc.ns and t.ns != proc.ns)
                 or (t.cgroups is not proc.cgroups and t.cgroups != proc.cgroups)
             ):
-                t = _texts_of(snapshot, proc)
+                t = self._texts_of(snapshot, proc)
             texts[pid] = t
-            rows.append(
-                Row(
-                    key=pid,
-                    parent=proc.ppid if proc.ppid in procs else None,
-                    cells=(
-                        str(pid),
-                        t.user,
-                        percent(proc.cpu_percent),
-                        human_bytes(proc.rss),
-                        t.flags,
-                        t.label,
-                        t.command,
-                    ),
-                    sort=(
-                        pid,
-                        t.user,
-                        proc.cpu_percent,
-                        proc.rss,
-                        t.differ,
-                        t.label or None,
-                        t.command.lower(),
-                    ),
-                    search=t.search,
-                    style="dim" if t.kernel_thread else "",
-                    # systemd units are shown too, dimmed: only containers stand out
-                    cell_styles=_STYLES[(t.differ > 0, t.container)],
-                    expanded=pid != KTHREADD,
-                )
-            )
+            parent = proc.ppid if proc.ppid in procs else None
+            cpu = proc.cpu_percent
+            rss = proc.rss
+            before = old_rows.get(pid)
+            if (
+                before is not None
+                and before[0] is t
+                and before[1] == cpu
+                and before[2] == rss
+                and before[3] == parent
+            ):
+                row = before[4]
+            else:
+                if before is None or before[3] != parent:
+                    same_shape = False
+                row = _row(pid, proc, t, parent)
+            made[pid] = (t, cpu, rss, parent, row)
+            rows[pid] = row
         self._texts = texts
-        return RowSet.build(rows)
+        self._rows = made
+        if same_shape and self._last is not None:
+            # same pids with the same parents: the children lists are the last build's
+            rowset = RowSet(rows, self._last.children)
+        else:
+            rowset = RowSet.build(rows.values())
+        self._last = rowset
+        return rowset
+
+    def _texts_of(self, snapshot: Snapshot, proc: Process) -> _Texts:
+        ns = proc.ns
+        memo = self._ns_memo.get(id(ns))
+        if memo is None or memo[0] is not ns:
+            flags, differ = ns_flags(ns, snapshot.host.host_ns)
+            inos = " ".join(str(n.ino) for n in ns.values())
+            memo = self._ns_memo[id(ns)] = (ns, flags, differ, inos)
+        _, flags, differ, inos = memo
+        cgroups = proc.cgroups
+        cg_memo = self._cg_memo.get(id(cgroups))
+        if cg_memo is None or cg_memo[0] is not cgroups:
+            cg_memo = self._cg_memo[id(cgroups)] = (cgroups, " ".join(cgroups.values()))
+        return _texts_of(snapshot, proc, flags, differ, inos + " " + cg_memo[1])
 
 
-def _texts_of(snapshot: Snapshot, proc: Process) -> _Texts:
-    flags, differ = ns_flags(proc.ns, snapshot.host.host_ns)
+def _row(pid: int, proc: Process, t: _Texts, parent: int | None) -> Row:
+    return Row(
+        key=pid,
+        parent=parent,
+        cells=(
+            str(pid),
+            t.user,
+            percent(proc.cpu_percent),
+            human_bytes(proc.rss),
+            t.flags,
+            t.label,
+            t.command,
+        ),
+        sort=(
+            pid,
+            t.user,
+            proc.cpu_percent,
+            proc.rss,
+            t.differ,
+            t.label or None,
+            t.command.lower(),
+        ),
+        search=t.search,
+        style="dim" if t.kernel_thread else "",
+        # systemd units are shown too, dimmed: only containers stand out
+        cell_styles=_STYLES[(t.differ > 0, t.container)],
+        expanded=pid != KTHREADD,
+    )
+
+
+def _texts_of(snapshot: Snapshot, proc: Process, flags: str, differ: int, ids: str) -> _Texts:
+    """``ids``: the process's namespace inodes and cgroup paths, space-separated."""
     label = label_for_process(snapshot, proc.pid)
     label_text = label.display if label is not None else ""
     user = proc.user if proc.user is not None else ("?" if proc.uid is None else str(proc.uid))
     command = proc.command
-    search = " ".join(
-        (
-            str(proc.pid),
-            user,
-            command,
-            proc.comm,
-            label_text,
-            *(str(ns.ino) for ns in proc.ns.values()),
-            *proc.cgroups.values(),
-        )
-    ).lower()
+    search = " ".join((str(proc.pid), user, command, proc.comm, label_text, ids)).lower()
     return _Texts(
         start_time=proc.start_time,
         ppid=proc.ppid,
@@ -167,7 +215,7 @@ class ProcessesView(RowTable):
         Binding("t", "toggle_tree", "Tree/flat"),
         Binding("f", "app.toggle_follow", "Follow"),
         Binding("e", "app.enter_namespaces", "Enter ns"),
-        Binding("M", "app.move_to_cgroup", "Move to cgroup"),
+        Binding("M", "app.move_to_cgroup", "Move", tooltip="Move the process to another cgroup"),
     ]
 
     def __init__(self, *, id: str | None = None) -> None:
