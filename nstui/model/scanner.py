@@ -210,21 +210,30 @@ class LiveSource:
         start = (gen * share) % n if n else 0
         chosen = {hierarchies[(start + i) % n].hid for i in range(share)}
         chosen |= {h.hid for h in hierarchies if h.hid not in known_hids}
-        cgroups: dict[tuple[int, str], Cgroup] = {}
+        present = {h.hid for h in hierarchies}
+        cgroups = {
+            key: cg
+            for key, cg in previous.cgroups.items()
+            if key[0] not in chosen and key[0] in present
+        }
         moved: set[int] = set()
         procs = previous.processes
+        before = previous.cgroups
         for h in hierarchies:
             if h.hid not in chosen:
-                for key, cg in previous.cgroups.items():
-                    if key[0] == h.hid:
-                        cgroups[key] = cg
                 continue
             for cg in walk(h, procs=False):
-                cgroups[(cg.hid, cg.path)] = cg
-                for tid in cg.tids or cg.pids:
-                    p = procs.get(tid)
-                    if p is not None and p.cgroups.get(cg.hid, cg.path) != cg.path:
-                        moved.add(tid)
+                key = (cg.hid, cg.path)
+                cgroups[key] = cg
+                # processes listed here now that were not before (set operations: a root
+                # cgroup lists nearly every thread of the host), then the few that moved
+                listed = procs.keys() & set(cg.tids or cg.pids)
+                old = before.get(key)
+                if old is not None:
+                    listed.difference_update(old.pids)
+                for pid in listed:
+                    if procs[pid].cgroups.get(cg.hid, cg.path) != cg.path:
+                        moved.add(pid)
         return cgroups, moved
 
     def _refresh_namespaces(
