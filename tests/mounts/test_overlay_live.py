@@ -238,8 +238,8 @@ def test_mounts_are_audited_and_refused_when_unrecorded(
     assert actions.umount(str(target)).ok
     with open(log, encoding="utf-8") as f:
         records = [json.loads(line) for line in f]
-    attempts = records  # one line per attempted change, its outcome inside it
-    results = {r["id"]: r["outcome"] for r in records}
+    attempts = records  # one line per attempted change, its outcome (after, result) in it
+    results = {r["id"]: r for r in records}
     assert [r["file"] for r in attempts] == ["(mount overlay)", "(umount)"]
     mount, umount = attempts
     assert mount["before"] is None and str(target) in results[mount["id"]]["after"]

@@ -1,6 +1,6 @@
 """The audit log of cgroup changes: one JSON line per attempted change, failures included.
 
-Before the kernel write the whole line is appended (O_APPEND) and fsynced, its outcome still
+Before the kernel write the whole line is appended (O_APPEND) and fsynced, its result still
 ``"pending"`` in a fixed-width slot at the end of the line; after the write that slot is
 overwritten in place (pwrite at the offset the append landed on) with what the file holds
 and the result. So the log is proven writable, and the attempt durably there, before the kernel
@@ -9,13 +9,13 @@ outcome needs no new disk space, and a crash in between leaves the line reading 
 unknown" rather than losing it. Concurrent nstui processes append whole lines with one
 write(2) each (atomic with O_APPEND on a local filesystem) and each knows its own offset.
 
-A line (shown wrapped; ``undo_of``/``part_of`` only when set; spaces pad the slot)::
+A line (shown wrapped; ``undo_of``/``part_of`` only when set; the slot, from ``"after"`` on,
+is padded with spaces before the closing brace)::
 
     {"id": "20261128102435-3f9a1c", "time": "2026-11-28T10:24:35.123+00:00", "user": "root",
      "uid": 0, "pid": 4242, "cgroup": "memory:/web", "file": "memory.limit_in_bytes",
      "before": "9223372036854771712", "value": "536870912", "typed": "512M",
-     "outcome": {"after": "536870912", "result": "ok", "time": "2026-11-28T10:24:35.125+00:00"}
-     }
+     "after": "536870912", "result": "ok", "done": "2026-11-28T10:24:35.125+00:00"      }
 
 ``part_of`` names the change a record is an internal step of (the cpus/mems copied into a new
 v1 cpuset child belong to its mkdir): undo without an id skips steps. Logs written by older
@@ -42,8 +42,8 @@ PENDING = "pending"
 UNKNOWN = "unknown (no outcome recorded: nstui stopped before the change finished?)"
 #: Starts every record of this format, and nothing inside one (quotes in strings are escaped).
 _RECORD_START = '{"id": '
-#: Separates a record's attempt fields from its outcome slot.
-_SLOT_MARK = ', "outcome": '
+#: Separates a record's attempt fields from its outcome slot (only the slot has this key).
+_SLOT_MARK = ', "after": '
 #: Room in the slot beyond the before and written values (the kernel's reason, a timestamp).
 _SLOT_SPARE = 512
 
@@ -197,7 +197,7 @@ class AuditLog:
             record["part_of"] = part_of
         head = _encode(record)
         assert head.startswith(_RECORD_START) and head.endswith("}")
-        prefix = (head[:-1] + _SLOT_MARK).encode()
+        prefix = (head[:-1] + ", ").encode()
         width = len(_encode(before).encode()) + len(_encode(value).encode()) + _SLOT_SPARE
         slot = _fit({"after": None, "result": PENDING}, width)
         start = self._append(prefix + slot + b"}\n")
@@ -210,7 +210,7 @@ class AuditLog:
         but cannot undo the kernel write; the line then reads as outcome unknown."""
         with self._lock:
             slot = self._slots.pop(entry_id, None)
-        outcome: dict[str, object] = {"after": after, "result": result, "time": _now()}
+        outcome: dict[str, object] = {"after": after, "result": result, "done": _now()}
         if slot is not None and self._overwrite(slot, _fit(outcome, slot.width)):
             return
         # Not recorded by this AuditLog, or the log was replaced meanwhile (rotated): a
@@ -254,7 +254,7 @@ class AuditLog:
                 assert isinstance(entry_id, str)
                 if record.get("phase") == "result":
                     outcomes[entry_id] = record
-                elif "outcome" in record or record.get("phase") == "attempt":
+                else:  # this format (its result may be garbled: then pending) or older attempt
                     attempts.setdefault(entry_id, record)
         return [_entry(a, outcomes.get(i)) for i, a in attempts.items()]
 
@@ -263,15 +263,20 @@ class AuditLog:
 
 
 def _fit(outcome: dict[str, object], width: int) -> bytes:
-    """OUTCOME as JSON padded with spaces to WIDTH bytes; what is read back (after) is cut
-    first, then the result text, when they would not fit."""
-    data = _encode(outcome).encode()
+    """OUTCOME's members (``"after": ..., "result": ...``, no braces) padded with spaces to
+    WIDTH bytes; what is read back (after) is cut first, then the result text, when they would
+    not fit."""
+
+    def members(fields: dict[str, object]) -> bytes:
+        return _encode(fields)[1:-1].encode()
+
+    data = members(outcome)
     for key in ("after", "result"):
         text = outcome.get(key)
         while len(data) > width and isinstance(text, str) and text:
             text = text[: max(0, len(text) - (len(data) - width) - 8)]
             outcome = {**outcome, key: text + "…", f"{key}_cut": True}
-            data = _encode(outcome).encode()
+            data = members(outcome)
     if len(data) > width:  # pragma: no cover - the spare room holds the shortest outcome
         raise ValueError("audit outcome does not fit its slot")
     return data + b" " * (width - len(data))
@@ -293,7 +298,7 @@ def _records(line: str) -> Iterator[dict[str, object]]:
         if record is None and _SLOT_MARK in piece and piece.endswith("}"):
             record = _load(piece[: piece.index(_SLOT_MARK)] + "}")
             if record is not None:
-                record["outcome"] = {"result": PENDING}
+                record["result"] = PENDING
         if record is not None and isinstance(record.get("id"), str):
             yield record
 
@@ -307,10 +312,7 @@ def _load(text: str) -> dict[str, object] | None:
 
 
 def _entry(attempt: dict[str, object], separate: dict[str, object] | None) -> AuditEntry:
-    outcome = separate
-    if outcome is None:
-        slot = attempt.get("outcome")
-        outcome = slot if isinstance(slot, dict) else {}
+    outcome = separate if separate is not None else attempt
     result = str(outcome.get("result", PENDING))
     return AuditEntry(
         id=str(attempt["id"]),
