@@ -310,8 +310,55 @@ def group_members(processes: Mapping[int, Process]) -> dict[NsId, list[int]]:
     return members
 
 
+#: A namespace described ahead (see NsDescriber): its links, its facts (None for a pid
+#: namespace: those come from the member list) and the member pid it was read through.
+Described = tuple[NsLinks, NsFacts | None, int]
+
+
+class NsDescriber:
+    """Describes namespaces (nsfs ioctls, per-type facts) as a scan meets their first
+    member, for ``build_namespaces(described=...)``: a full snapshot then does that work
+    while the scan helper process is still reading, instead of after it."""
+
+    __slots__ = ("_maps", "done", "proc")
+
+    def __init__(self, proc: str = "/proc") -> None:
+        self.proc = proc
+        self.done: dict[NsId, Described] = {}
+        # ns dicts already looked at (the scan shares one per namespace set), kept so that
+        # their ids stay unique
+        self._maps: dict[int, Mapping[NsType, NsId]] = {}
+
+    def see(self, process: Process) -> None:
+        ns = process.ns
+        if id(ns) in self._maps:
+            return
+        self._maps[id(ns)] = ns
+        for ns_id in ns.values():
+            if ns_id not in self.done:
+                self._describe(ns_id, process.pid)
+
+    def _describe(self, ns_id: NsId, pid: int) -> None:
+        from nstui.kernel.nsfacts import facts_for  # nsfacts imports this module
+
+        opened = _open_verified([(f"{self.proc}/{pid}/ns/{ns_id.type.value}", pid)], ns_id)
+        if opened is None:
+            return  # gone or moved: build_namespaces reads it through another member
+        fd = opened[0]
+        try:
+            links = read_links(fd, ns_id.type)
+        finally:
+            os.close(fd)
+        facts = None if ns_id.type is NsType.PID else facts_for(ns_id.type, pid, (), self.proc)
+        self.done[ns_id] = (links, facts, pid)
+
+
 def build_namespaces(
-    processes: Mapping[int, Process], *, holders: bool = True, proc: str = "/proc"
+    processes: Mapping[int, Process],
+    *,
+    holders: bool = True,
+    proc: str = "/proc",
+    described: Mapping[NsId, Described] | None = None,
 ) -> dict[NsId, Namespace]:
     """One ``Namespace`` per namespace any process in ``processes`` is in.
 
@@ -322,7 +369,8 @@ def build_namespaces(
     and user/pid namespaces kept only as the owner or parent of another one) and lists those
     holders on namespaces with members too. ``holders`` costs a listing of /proc/PID/fd per
     process and one mountinfo read per mount namespace (see ``scan_open_fds``: ~0.3 s at
-    10,000 processes); without it the cost is a few syscalls per namespace.
+    10,000 processes); without it the cost is a few syscalls per namespace. DESCRIBED holds
+    namespaces already described during the scan (NsDescriber); they are not read again.
     Never raises for a vanished process: what cannot be read stays None.
     """
     from nstui.kernel.nsfacts import facts_for  # nsfacts imports this module's dataclasses
@@ -370,11 +418,30 @@ def build_namespaces(
         )
         links = NsLinks(None, None, None, None)
         via_pid: int | None = None
-        # a generator: the paths after the first that opens are never formatted
-        opened = _open_verified(_ns_paths(ns_id, pids, ns_holders, proc), ns_id)
-        if opened is not None:
-            fd, via_pid = opened
-            links = describe_and_close(fd, ns_id)
+        facts: NsFacts | None = None
+        ahead = described.get(ns_id) if described is not None else None
+        if ahead is not None:
+            links, facts, via_pid = ahead
+            if holders and any(
+                r is not None and r not in seen for r in (links.owner, links.parent)
+            ):
+                # its owner or parent is known only through it: open it again for them
+                opened = _open_verified(_ns_paths(ns_id, pids, ns_holders, proc), ns_id)
+                if opened is not None:
+                    describe_and_close(opened[0], ns_id)
+        else:
+            # a generator: the paths after the first that opens are never formatted
+            opened = _open_verified(_ns_paths(ns_id, pids, ns_holders, proc), ns_id)
+            if opened is not None:
+                fd, via_pid = opened
+                links = describe_and_close(fd, ns_id)
+        if facts is None:
+            facts = facts_for(
+                ns_id.type,
+                via_pid,
+                [(p, processes[p].nspid) for p in pids] if ns_id.type is NsType.PID else (),
+                proc,
+            )
         result[ns_id] = Namespace(
             id=ns_id,
             pids=tuple(pids),
@@ -383,12 +450,7 @@ def build_namespaces(
             owner_uid=links.owner_uid,
             kernel_id=links.kernel_id,
             holders=tuple(ns_holders),
-            facts=facts_for(
-                ns_id.type,
-                via_pid,
-                [(p, processes[p].nspid) for p in pids] if ns_id.type is NsType.PID else (),
-                proc,
-            ),
+            facts=facts,
         )
 
     while ancestors:

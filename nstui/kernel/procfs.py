@@ -455,6 +455,7 @@ def scan_processes(
     cache: ScanCache | None = None,
     during: Callable[[], Iterable[int]] | None = None,
     verify: Callable[[int], bool] | None = None,
+    on_full: Callable[[Process], None] | None = None,
 ) -> dict[int, Process]:
     """Every process in PROC keyed by pid (ascending).
 
@@ -470,10 +471,11 @@ def scan_processes(
     reads its share; a process the walk did not place has its /proc/PID/cgroup read.
     DURING is more work to do while the helper reads (a walk of some cgroup hierarchies); it
     returns pids to read in full at the end (found moved) unless they were already.
-    HOST_PIDNS is the pid namespace PROC shows (default: this process's), whose members need
-    no /proc/PID/status read for NSpid. PARALLEL lets a helper process read part of a large
-    scan. CACHE (kept by the caller between scans, with PREVIOUS the last scan made with it)
-    makes refreshes cheaper.
+    ON_FULL is called with each Process read in full, as it is made (to describe its
+    namespaces meanwhile, say). HOST_PIDNS is the pid namespace PROC shows (default: this
+    process's), whose members need no /proc/PID/status read for NSpid. PARALLEL lets a
+    helper process read part of a large scan. CACHE (kept by the caller between scans, with
+    PREVIOUS the last scan made with it) makes refreshes cheaper.
     """
     cache = cache or ScanCache(interner)
     intern = cache.interner if interner is None else interner
@@ -517,6 +519,7 @@ def scan_processes(
                 checks[i] = (-1 if p.uid is None else p.uid, *links)
     scan = _Scan(proc, cache, builder, prev, host_key, check_threads, all_pids, known, expected)
     scan.checks = checks
+    scan.on_full = on_full
     scan.remaining += (VERIFY_COST - FAST_COST) * len(checks)
     use_helper = parallel and scan.remaining >= PARALLEL_MIN and _helper.lock.acquire(False)
     try:
@@ -591,6 +594,7 @@ class _Scan:
         self.known = known
         self.expected = expected
         self.checks: dict[int, tuple[Any, ...]] = {}
+        self.on_full: Callable[[Process], None] | None = None
         self.out: dict[int, Process] = {}
         self.full_read: set[int] = set()
         self.front = 0
@@ -665,6 +669,8 @@ class _Scan:
             self.read_full(pid)
         else:
             self.out[pid] = built
+            if self.on_full is not None and len(rec) > FAST_LEN:
+                self.on_full(built)
             self.cache.raw[pid] = rec[RAW]
             if serial:
                 self.cache.stamps[pid] = serial

@@ -44,7 +44,7 @@ from nstui.kernel.cgroups.hierarchy import (
     walk,
 )
 from nstui.kernel.mountinfo import Mount, read_mountinfo
-from nstui.kernel.namespaces import Namespace, build_namespaces
+from nstui.kernel.namespaces import Namespace, NsDescriber, build_namespaces
 from nstui.kernel.nstypes import NsId, NsType
 from nstui.kernel.procfs import Interner, Process, ScanCache, boot_time, read_ns, scan_processes
 from nstui.model.hostnames import HostnameCache
@@ -133,6 +133,7 @@ class LiveSource:
         interval = None if last is None else now_mono - self._previous_mono
         prev_procs: Mapping[int, Process] = {} if last is None else last.processes
 
+        describer = NsDescriber(self.proc)
         if previous is None:
             walked: dict[tuple[int, str], Cgroup] = {}
 
@@ -150,6 +151,7 @@ class LiveSource:
                 recheck=_always,
                 interval=interval,
                 cgroups_known=walk_all,
+                on_full=describer.see,
             )
             cgroups = walked
         else:
@@ -178,7 +180,9 @@ class LiveSource:
         cgroups = _reconcile_cgroups(cgroups, processes, hierarchies)
 
         if previous is None:
-            namespaces = build_namespaces(processes, holders=self.holders, proc=self.proc)
+            namespaces = build_namespaces(
+                processes, holders=self.holders, proc=self.proc, described=describer.done
+            )
         else:
             namespaces = self._refresh_namespaces(processes, previous)
         namespaces = self._hostnames.apply(namespaces, full=previous is None)

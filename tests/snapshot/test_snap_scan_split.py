@@ -13,6 +13,7 @@ import time
 import pytest
 
 from nstui.kernel import procfs
+from nstui.kernel.namespaces import build_namespaces
 from nstui.kernel.nstypes import NsType
 from nstui.kernel.procfs import scan_processes
 from nstui.model.scanner import LiveSource
@@ -140,3 +141,32 @@ def test_helper_killed_mid_scan_is_read_here(spawn, small_chunks) -> None:  # ty
     assert len(got.keys() & reference.keys()) > len(reference) * 0.9
     again = scan_processes()
     assert sleeper.pid in again and procfs.helper_pid() not in (None, killed[0])
+
+
+def test_namespaces_described_during_the_scan_equal_described_after(spawn) -> None:  # type: ignore[no-untyped-def]
+    """A full take describes namespaces as the scan meets them (NsDescriber); the result
+    is what describing them all after the scan gives."""
+    child = spawn(["unshare", "--uts", "--net", "--ipc", "--fork", "sleep", "1000"])
+    source = LiveSource(holders=True)
+    wait_for(lambda: child.pid in source.take_full().processes)
+    snap = source.take_full()
+    after = build_namespaces(snap.processes, holders=True)
+    assert snap.namespaces.keys() == after.keys()
+    for ns_id, ns in snap.namespaces.items():
+        other = after[ns_id]
+        assert (ns.pids, ns.owner, ns.parent, ns.owner_uid, ns.kernel_id, ns.holders) == (
+            other.pids,
+            other.owner,
+            other.parent,
+            other.owner_uid,
+            other.kernel_id,
+            other.holders,
+        )
+        assert (ns.facts.pid_level, ns.facts.init_pid, ns.facts.uid_map) == (
+            other.facts.pid_level,
+            other.facts.init_pid,
+            other.facts.uid_map,
+        )
+        names = [i.name for i in ns.facts.interfaces]
+        assert names == [i.name for i in other.facts.interfaces]
+    source.close()
