@@ -163,6 +163,7 @@ class LiveSource:
                 # runs while the scan helper reads its share; the moved are read again
                 walked, moved = self._walk_some(hierarchies, previous, gen)
                 cgroups.update(walked)
+                self._describe_turn(previous, describer)
                 return moved
 
             turn = gen % every
@@ -184,7 +185,7 @@ class LiveSource:
                 processes, holders=self.holders, proc=self.proc, described=describer.done
             )
         else:
-            namespaces = self._refresh_namespaces(processes, previous)
+            namespaces = self._refresh_namespaces(processes, previous, describer)
         namespaces = self._hostnames.apply(namespaces, full=previous is None)
         namespaces = self._addresses.apply(namespaces, full=previous is None)
 
@@ -240,8 +241,18 @@ class LiveSource:
                         moved.add(pid)
         return cgroups, moved
 
+    def _describe_turn(self, previous: Snapshot, describer: NsDescriber) -> None:
+        """Describe the namespaces of this refresh's turn of namespace sets (see
+        _refresh_namespaces) through their members in PREVIOUS: done while the scan helper
+        reads; a namespace whose member moved or exited meanwhile is described after."""
+        turn = self._generation % FACTS_EVERY
+        procs = previous.processes
+        for ns_map, group_pids in _by_ns_dict(procs):
+            if sum(i.ino for i in ns_map.values()) % FACTS_EVERY == turn:
+                describer.see(procs[group_pids[0]])
+
     def _refresh_namespaces(
-        self, processes: Mapping[int, Process], previous: Snapshot
+        self, processes: Mapping[int, Process], previous: Snapshot, describer: NsDescriber
     ) -> dict[NsId, Namespace]:
         """Namespaces with current members. A namespace is described again (nsfs ioctls,
         per-type facts) when it is new, or when the turn of a namespace set it is in comes;
@@ -270,7 +281,10 @@ class LiveSource:
                 subset.update((pid, processes[pid]) for pid in group_pids)
         out: dict[NsId, Namespace] = {}
         if subset:
-            for ns_id, described in build_namespaces(subset, holders=False, proc=self.proc).items():
+            built = build_namespaces(
+                subset, holders=False, proc=self.proc, described=describer.done
+            )
+            for ns_id, described in built.items():
                 now = members.get(ns_id)
                 # Keep a description only if all members were in the subset: facts such as
                 # a pid namespace's init pid come from the member list.
