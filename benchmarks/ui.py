@@ -1,20 +1,26 @@
-"""UI speed with N live processes: first frame, full data, refresh apply, keypress latency.
+"""UI speed with N live processes: first frame, full data, refresh, keypress latency.
 
 Starts N holder processes (``sleep``, children of this script, started with posix_spawn),
 then runs the real app (LiveSource, headless via ``App.run_test``) and prints:
 
 - import: importing the app module (textual included);
 - first frame: from creating the app to its first screen refresh (progress indicator shown);
-- full data: from creating the app to every process row in the table;
-- refresh: for each of R refreshes, the scan (worker), snapshot -> rows applied (row building
-  in the worker plus the apply on the event loop), and the apply on the loop alone;
+- full data: from creating the app to the screen refresh that painted the rows of the first
+  (full) snapshot; every holder's pid is checked to be among those rows;
+- refresh: R refreshes started as the interval starts them (incremental takes) and F started
+  as ``r`` starts them (full takes, everything re-read): the scan in the worker, snapshot ->
+  painted (row building in the worker, the apply on the event loop, the screen refresh), and
+  the apply on the event loop alone;
 - keypress latency during a refresh: a key sent while a refresh worker runs, until the
   cursor moved (its handler ran), beside the same with no refresh running as the reference.
 
 The holders are killed by pid at the end, also on an exception or Ctrl-C. The machine is
-shared: run the 10,000 case once or twice only.
+shared: run the 10,000 case once or twice only, under the shared lock:
 
-Usage: python benchmarks/ui.py [N] [--refreshes R]   (default N 10000, R 5)
+    flock /work/notes/bench.lock .venv/bin/python benchmarks/ui.py 10000
+
+Usage: python benchmarks/ui.py [N] [--refreshes R] [--full-refreshes F]
+(default N 10000, R 8, F 3)
 """
 
 from __future__ import annotations
@@ -30,8 +36,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+if TYPE_CHECKING:
+    from nstui.ui.app import NstuiApp
 
 SLEEP = "/bin/sleep"
 
@@ -68,7 +78,62 @@ def _ms(seconds: float) -> str:
     return f"{seconds * 1000:7.1f} ms"
 
 
-async def measure(count: int, refreshes: int) -> None:
+async def _refresh(app: NstuiApp, full: bool) -> None:
+    """One refresh as the interval (or, with FULL, the r key) starts it, until painted."""
+    seen = app.painted
+    app.request_refresh(full=full)
+    while app.painted == seen:
+        await asyncio.sleep(0.002)
+
+
+def _refreshes(
+    app: NstuiApp, what: str, scans: list[float], to_screen: list[float], applies: list[float]
+) -> None:
+    print(f"{what}: {len(scans)} runs")
+    print(f"  scan (worker)          median {_ms(statistics.median(scans))}  max {_ms(max(scans))}")
+    print(
+        f"  snapshot -> painted    median {_ms(statistics.median(to_screen))}"
+        f"  max {_ms(max(to_screen))}"
+    )
+    print(
+        f"  apply on the loop      median {_ms(statistics.median(applies))}"
+        f"  max {_ms(max(applies))}"
+    )
+
+
+async def _keys_during(app: NstuiApp, presses: int, full: bool) -> list[float]:
+    """Latency of keys sent while a refresh worker runs (pressed at different moments)."""
+    view = app.processes_view
+    latencies: list[float] = []
+    for i in range(presses):
+        seen = app.painted
+        app.request_refresh(full=full)
+        await asyncio.sleep(0.01 + 0.02 * (i % 5))
+        if app.painted != seen:
+            continue  # the refresh was already over: not a press "during a refresh"
+        before = view.cursor_key
+        pressed = time.perf_counter()
+        # Not pilot.press: it waits until the process is idle, i.e. for the refresh.
+        app.simulate_key("j" if i % 2 == 0 else "k")
+        while view.cursor_key == before:
+            await asyncio.sleep(0.0005)
+        latencies.append(time.perf_counter() - pressed)
+        while app.painted == seen:
+            await asyncio.sleep(0.002)
+    return latencies
+
+
+def _print_keys(what: str, latencies: list[float]) -> None:
+    if latencies:
+        print(
+            f"{what}  median {_ms(statistics.median(latencies))}"
+            f"  max {_ms(max(latencies))}  ({len(latencies)} presses)"
+        )
+    else:
+        print(f"{what}  (every refresh ended before a key could be sent)")
+
+
+async def measure(pids: list[int], refreshes: int, full_refreshes: int) -> None:
     started = time.perf_counter()
     from nstui.model.cgroup_usage import CgroupUsageReader
     from nstui.model.scanner import LiveSource
@@ -81,39 +146,36 @@ async def measure(count: int, refreshes: int) -> None:
     app = NstuiApp(_LazySource(LiveSource), None, interval=3600, usage_reader=CgroupUsageReader())
     first_frame: list[float] = []
 
-    async with app.run_test(size=(160, 50)) as pilot:
+    async with app.run_test(size=(160, 50)):
         app.call_after_refresh(lambda: first_frame.append(time.perf_counter()))
         while not first_frame:
             await asyncio.sleep(0.001)
         print(f"first frame              {_ms(first_frame[0] - created)}")
         view = app.processes_view
-        while app.snapshot is None or len(view.rowset.rows) < count:
+        while app.first_painted_at is None:
             await asyncio.sleep(0.002)
-        await pilot.pause()
-        full = time.perf_counter() - created
-        print(f"full data                {_ms(full)}  ({len(view.rowset.rows)} process rows)")
+        full = app.first_painted_at - created
+        missing = [pid for pid in pids if pid not in view.rowset.rows]
+        print(f"full data (painted)      {_ms(full)}  ({len(view.rowset.rows)} process rows)")
+        if missing:
+            print(f"  !! {len(missing)} holders missing from the first snapshot's rows")
         print(f"  first scan (worker)    {_ms(app.last_scan_seconds)}")
+        print(f"  snapshot -> painted    {_ms(app.last_snapshot_to_screen)}")
 
-        scans: list[float] = []
-        to_screen: list[float] = []
-        applies: list[float] = []
-        for _ in range(refreshes):
-            seen = app.refreshes
-            app.action_refresh_now()
-            while app.refreshes == seen:
-                await asyncio.sleep(0.002)
-            scans.append(app.last_scan_seconds)
-            to_screen.append(app.last_snapshot_to_screen)
-            applies.append(app.last_apply_seconds)
-        print(f"refresh scan (worker)    median {_ms(statistics.median(scans))}")
-        print(
-            f"snapshot -> on screen    median {_ms(statistics.median(to_screen))}"
-            f"  max {_ms(max(to_screen))}"
-        )
-        print(
-            f"apply on the event loop  median {_ms(statistics.median(applies))}"
-            f"  max {_ms(max(applies))}"
-        )
+        for full_take, what, runs in (
+            (False, "refresh, as the interval starts it (incremental take)", refreshes),
+            (True, "refresh with r (full take)", full_refreshes),
+        ):
+            scans: list[float] = []
+            to_screen: list[float] = []
+            applies: list[float] = []
+            for _ in range(runs):
+                await _refresh(app, full_take)
+                scans.append(app.last_scan_seconds)
+                to_screen.append(app.last_snapshot_to_screen)
+                applies.append(app.last_apply_seconds)
+            if runs:
+                _refreshes(app, what, scans, to_screen, applies)
 
         idle: list[float] = []
         for i in range(10):
@@ -124,43 +186,20 @@ async def measure(count: int, refreshes: int) -> None:
                 await asyncio.sleep(0.0005)
             idle.append(time.perf_counter() - pressed)
         print(f"keypress, no refresh     median {_ms(statistics.median(idle))}  (reference)")
-
-        latencies: list[float] = []
-        for i in range(refreshes * 4):
-            seen = app.refreshes
-            app.action_refresh_now()
-            # Press at different moments of the scan.
-            await asyncio.sleep(0.01 + 0.02 * (i % 5))
-            if app.refreshes != seen:
-                continue  # the refresh was already over: not a press "during a refresh"
-            before = view.cursor_key
-            key = "j" if i % 2 == 0 else "k"
-            pressed = time.perf_counter()
-            # Not pilot.press: it waits until the process is idle, i.e. for the refresh.
-            app.simulate_key(key)
-            while view.cursor_key == before:
-                await asyncio.sleep(0.0005)
-            latencies.append(time.perf_counter() - pressed)
-            while app.refreshes == seen:
-                await asyncio.sleep(0.002)
-        if latencies:
-            print(
-                f"keypress during refresh  median {_ms(statistics.median(latencies))}"
-                f"  max {_ms(max(latencies))}  ({len(latencies)} presses)"
-            )
-        else:
-            print("keypress during refresh  (every refresh ended before a key could be sent)")
+        _print_keys("keypress during refresh ", await _keys_during(app, refreshes * 4, False))
+        _print_keys("keypress during r       ", await _keys_during(app, full_refreshes * 2, True))
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("count", nargs="?", type=int, default=10_000)
-    parser.add_argument("--refreshes", type=int, default=5)
+    parser.add_argument("--refreshes", type=int, default=8)
+    parser.add_argument("--full-refreshes", type=int, default=3)
     args = parser.parse_args()
     with holders(args.count) as pids:
         total = len(os.listdir("/proc")) if os.path.isdir("/proc") else 0
         print(f"{len(pids)} holder processes started ({total} entries in /proc)")
-        asyncio.run(measure(args.count, args.refreshes))
+        asyncio.run(measure(pids, args.refreshes, args.full_refreshes))
     return 0
 
 

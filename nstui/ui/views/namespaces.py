@@ -80,7 +80,7 @@ def build_namespace_rows(
             known = memo.rows.get(ns_id) if memo is not None else None
             if (
                 known is not None
-                and known[0] is namespace
+                and (known[0] is namespace or known[0] == namespace)
                 and known[1] == parent
                 and known[2] == is_host
                 and known[3] == label
