@@ -240,6 +240,21 @@ def scan_open_fds(
     return found
 
 
+def open_fd_holders(
+    ns_fds: Mapping[int, Iterable[tuple[str, str]]], nsfs_dev: int, proc: str = "/proc"
+) -> list[tuple[NsId, NsHolder]]:
+    """The holders scan_open_fds would find, from fds the process scan already listed
+    (``scan_processes(ns_fds=...)``: {pid: ((fd number, link text), ...)})."""
+    found: list[tuple[NsId, NsHolder]] = []
+    for pid in sorted(ns_fds):
+        for name, text in ns_fds[pid]:
+            parsed = parse_ns_text(text)
+            if parsed is not None:
+                ns_id = NsId(parsed[0], nsfs_dev, parsed[1])
+                found.append((ns_id, NsHolder(HolderKind.OPEN_FD, pid, f"{proc}/{pid}/fd/{name}")))
+    return found
+
+
 def _thread_holders(processes: Mapping[int, Process], proc: str) -> list[tuple[NsId, NsHolder]]:
     """Threads sitting in other namespaces than their process."""
     found: list[tuple[NsId, NsHolder]] = []
@@ -359,6 +374,7 @@ def build_namespaces(
     holders: bool = True,
     proc: str = "/proc",
     described: Mapping[NsId, Described] | None = None,
+    ns_fds: Mapping[int, Iterable[tuple[str, str]]] | None = None,
 ) -> dict[NsId, Namespace]:
     """One ``Namespace`` per namespace any process in ``processes`` is in.
 
@@ -371,6 +387,7 @@ def build_namespaces(
     process and one mountinfo read per mount namespace (see ``scan_open_fds``: ~0.3 s at
     10,000 processes); without it the cost is a few syscalls per namespace. DESCRIBED holds
     namespaces already described during the scan (NsDescriber); they are not read again.
+    NS_FDS, the fds on namespaces the scan listed (see open_fd_holders), saves the fd scan.
     Never raises for a vanished process: what cannot be read stays None.
     """
     from nstui.kernel.nsfacts import facts_for  # nsfacts imports this module's dataclasses
@@ -382,7 +399,10 @@ def build_namespaces(
         found = scan_bind_mounts(processes, proc) + _thread_holders(processes, proc)
         dev = _nsfs_dev(processes, proc)
         if dev is not None:
-            found += scan_open_fds(processes, dev, proc)
+            if ns_fds is not None:
+                found += open_fd_holders(ns_fds, dev, proc)
+            else:
+                found += scan_open_fds(processes, dev, proc)
         for ns_id, holder in found:
             held.setdefault(ns_id, [])
             if holder not in held[ns_id]:

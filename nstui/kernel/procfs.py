@@ -36,6 +36,7 @@ from nstui.kernel.procread import (
     COMM,
     CPU_TICKS,
     FAST_LEN,
+    NS_FDS,
     NS_KEY,
     NSPID,
     NTHREADS,
@@ -456,6 +457,7 @@ def scan_processes(
     during: Callable[[], Iterable[int]] | None = None,
     verify: Callable[[int], bool] | None = None,
     on_full: Callable[[Process], None] | None = None,
+    ns_fds: dict[int, tuple[tuple[str, str], ...]] | None = None,
 ) -> dict[int, Process]:
     """Every process in PROC keyed by pid (ascending).
 
@@ -472,7 +474,9 @@ def scan_processes(
     DURING is more work to do while the helper reads (a walk of some cgroup hierarchies); it
     returns pids to read in full at the end (found moved) unless they were already.
     ON_FULL is called with each Process read in full, as it is made (to describe its
-    namespaces meanwhile, say). HOST_PIDNS is the pid namespace PROC shows (default: this
+    namespaces meanwhile, say). With NS_FDS, a process read in full also has its fds
+    listed, and those on namespaces go in NS_FDS[pid] as (fd number, link text) pairs (the
+    holders scan, done by both processes). HOST_PIDNS is the pid namespace PROC shows (default: this
     process's), whose members need no /proc/PID/status read for NSpid. PARALLEL lets a
     helper process read part of a large scan. CACHE (kept by the caller between scans, with
     PREVIOUS the last scan made with it) makes refreshes cheaper.
@@ -520,6 +524,7 @@ def scan_processes(
     scan = _Scan(proc, cache, builder, prev, host_key, check_threads, all_pids, known, expected)
     scan.checks = checks
     scan.on_full = on_full
+    scan.ns_fds = ns_fds
     scan.remaining += (VERIFY_COST - FAST_COST) * len(checks)
     use_helper = parallel and scan.remaining >= PARALLEL_MIN and _helper.lock.acquire(False)
     try:
@@ -595,6 +600,7 @@ class _Scan:
         self.expected = expected
         self.checks: dict[int, tuple[Any, ...]] = {}
         self.on_full: Callable[[Process], None] | None = None
+        self.ns_fds: dict[int, tuple[tuple[str, str], ...]] | None = None
         self.out: dict[int, Process] = {}
         self.full_read: set[int] = set()
         self.front = 0
@@ -613,6 +619,7 @@ class _Scan:
         pids, known, files = self.pids, self.known, self.cache.files
         proc, host_key, check = self.proc, self.host_key, self.check_threads
         placed, checks = self.builder.cgroups_known, self.checks
+        want_fds = self.ns_fds is not None
         n = 0
         while self.back > self.front:
             self.back -= 1
@@ -629,6 +636,7 @@ class _Scan:
                 check,
                 files,
                 checks.get(i, ()),
+                want_fds,
             )
             self.take(i, rec)
             n += 1
@@ -669,8 +677,14 @@ class _Scan:
             self.read_full(pid)
         else:
             self.out[pid] = built
-            if self.on_full is not None and len(rec) > FAST_LEN:
-                self.on_full(built)
+            if len(rec) > FAST_LEN:
+                if self.on_full is not None:
+                    self.on_full(built)
+                if self.ns_fds is not None:
+                    if rec[NS_FDS]:
+                        self.ns_fds[pid] = rec[NS_FDS]
+                    else:
+                        self.ns_fds.pop(pid, None)
             self.cache.raw[pid] = rec[RAW]
             if serial:
                 self.cache.stamps[pid] = serial
@@ -697,6 +711,8 @@ class _Scan:
             self.host_key,
             self.check_threads,
             self.cache.files,
+            (),
+            self.ns_fds is not None,
         )
         if rec is None or len(rec) == procread.GONE_LEN:
             self.cache.forget(pid)
@@ -744,6 +760,7 @@ class _Scan:
                 [self.checks.get(i, ()) for i in range(start, end)],
                 self.host_key,
                 self.check_threads,
+                self.ns_fds is not None,
             )
         )
         self.front, self.remaining = end, self.remaining - cost
@@ -804,6 +821,7 @@ class _Scan:
                         self.check_threads,
                         self.cache.files,
                         self.checks.get(i, ()),
+                        self.ns_fds is not None,
                     ),
                 )
 

@@ -16,7 +16,8 @@ A record is ``None``-free and one of (indices below):
   cmdline is a tuple of str, uid an int or -1, nspid a tuple of ints, ns_key the (dev, ino)
   of each type in NS_NAMES order flattened with (0, 0) for a missing type (empty when the
   links are refused), cgroup_raw the bytes of /proc/PID/cgroup (b"" when not asked for),
-  odd_threads a tuple of (tid, ((type index, dev, ino), ...)), unreadable a tuple of names.
+  odd_threads a tuple of (tid, ((type index, dev, ino), ...)), unreadable a tuple of names,
+  ns_fds the (fd number, link text) of each open fd on a namespace (empty unless asked).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ THREAD_NS_INDICES: tuple[int, ...] = (1, 3, 4, 6)
 
 # record fields
 PID, PPID, STATE, COMM, NTHREADS, CPU_TICKS, RSS_PAGES, START_TICKS, RAW = range(9)
-CMDLINE, UID, NSPID, NS_KEY, CGROUP_RAW, ODD_THREADS, UNREADABLE = range(9, 16)
+CMDLINE, UID, NSPID, NS_KEY, CGROUP_RAW, ODD_THREADS, UNREADABLE, NS_FDS = range(9, 17)
 FAST_LEN = 9
 GONE_LEN = 1
 
@@ -205,11 +206,13 @@ def read_item(
     check_threads: bool,
     files: StatFiles | None,
     verify: tuple[Any, ...] = (),
+    want_fds: bool = False,
 ) -> Record | None:
     """As read_record, with more inputs: EXPECTED, the /proc/PID/stat text the caller last
     saw (b"" for none); FILES, kept stat fds to read it through; VERIFY, for a process known
     by KNOWN_TICKS, (uid, link text of each namespace type in NS_NAMES order, "" for
-    unknown) as the caller knows them: a full record if any differs (see ``still_same``).
+    unknown) as the caller knows them: a full record if any differs (see ``still_same``);
+    WANT_FDS, list the process's fds on namespaces in a full record.
     Returns None when the stat text equals EXPECTED (nothing moved, not even a tick of CPU)
     and VERIFY holds, a gone record (pid,) when the process vanished."""
     try:
@@ -227,7 +230,7 @@ def read_item(
         not verify or still_same(proc, pid, verify, fast[NTHREADS] > 1 and check_threads)
     ):
         return None if expected and data == expected else fast
-    return _full_record(proc, pid, fast, want_cgroup, host_pidns, check_threads)
+    return _full_record(proc, pid, fast, want_cgroup, host_pidns, check_threads, want_fds)
 
 
 def still_same(proc: str, pid: int, verify: tuple[Any, ...], threads: bool) -> bool:
@@ -262,8 +265,10 @@ def _full_record(
     want_cgroup: bool,
     host_pidns: tuple[int, int],
     check_threads: bool,
+    want_fds: bool = False,
 ) -> Record:
-    """FAST plus the slow facts: namespaces, cgroups, cmdline, uid, NSpid, odd threads."""
+    """FAST plus the slow facts: namespaces, cgroups, cmdline, uid, NSpid, odd threads, and
+    with WANT_FDS the fds it holds on namespaces."""
     base = f"{proc}/{pid}/"
     state, nthreads = fast[STATE], fast[NTHREADS]
     unreadable: list[str] = []
@@ -302,12 +307,44 @@ def _full_record(
         else:
             uid, nspid = _status(base, pid, unreadable)
         odd = _odd_threads(base, pid, key) if check_threads and nthreads > 1 and key else ()
+        kernel_thread = not cmdline and fast[PPID] in (0, 2) and pid != 1
+        fds = _ns_fds(base) if want_fds and not kernel_thread else ()  # (they have none)
     except _GONE:
         if state != "Z":
             return (pid,)
         # A zombie lost its namespaces and memory but is still a process.
         key, cgroup_raw, cmdline, uid, nspid, odd, unreadable = (), b"", (), -1, (pid,), (), []
-    return (*fast, cmdline, uid, nspid, key, cgroup_raw, odd, tuple(unreadable))
+        fds = ()
+    return (*fast, cmdline, uid, nspid, key, cgroup_raw, odd, tuple(unreadable), fds)
+
+
+_NS_PREFIXES = tuple(name + ":[" for name in NS_NAMES)
+
+
+def _ns_fds(base: str) -> tuple[tuple[str, str], ...]:
+    """(fd number, link text) of each open fd of the process at BASE on a namespace (an
+    nsfs file: its link reads ``net:[4026532281]``). One open, getdents and close of the fd
+    directory, then one readlink per fd relative to it (no path walk per fd). Empty when
+    the directory is refused (no ptrace rights) or gone."""
+    try:
+        dir_fd = os.open(base + "fd", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return ()
+    found: list[tuple[str, str]] = []
+    try:
+        readlink = os.readlink
+        for name in os.listdir(dir_fd):
+            try:
+                text = readlink(name, dir_fd=dir_fd)
+            except OSError:
+                continue  # closed since the listing
+            if text[-1:] == "]" and text.startswith(_NS_PREFIXES):
+                found.append((name, text))
+    except OSError:
+        pass  # the process exited while we listed its fds
+    finally:
+        os.close(dir_fd)
+    return tuple(found)
 
 
 class StatFiles:
@@ -398,7 +435,7 @@ def raise_fd_limit(want: int) -> int:
 # --- the helper process ---------------------------------------------------------------------
 
 #: A read request: ("read", proc, pids, known_ticks, stamps, want_cgroup, verify,
-#: host_pidns, check_threads) (see read_item), answered by (serial, records): the records
+#: host_pidns, check_threads, want_fds) (see read_item), answered by (serial, records): the records
 #: in pid order, without the processes whose stat text is unchanged since the answer whose
 #: serial the caller gave as their stamp (the caller built them from that answer, and
 #: carries them over; 0: none).
@@ -418,14 +455,16 @@ class Answerer:
 
     def answer(self, request: Sequence[Any]) -> tuple[int, list[Record]]:
         """The answer to a read request (see READ)."""
-        _, proc, pids, known, stamps, want, verify, host_pidns, check_threads = request
+        _, proc, pids, known, stamps, want, verify, host_pidns, check_threads, fds = request
         self.serial += 1
         serial, sent, files = self.serial, self.sent, self.files
         out: list[Record] = []
         for pid, ticks, stamp, cg, check in zip(pids, known, stamps, want, verify, strict=True):
             last = sent.get(pid)
             expected = last[1] if last is not None and stamp and last[0] == stamp else b""
-            rec = read_item(proc, pid, ticks, expected, cg, host_pidns, check_threads, files, check)
+            rec = read_item(
+                proc, pid, ticks, expected, cg, host_pidns, check_threads, files, check, fds
+            )
             if rec is None:
                 continue
             if len(rec) == GONE_LEN:

@@ -134,6 +134,8 @@ class LiveSource:
         prev_procs: Mapping[int, Process] = {} if last is None else last.processes
 
         describer = NsDescriber(self.proc)
+        # the holders scan's fd listing, done by the process scan on both cores
+        ns_fds: dict[int, tuple[tuple[str, str], ...]] | None = {} if self.holders else None
         if previous is None:
             walked: dict[tuple[int, str], Cgroup] = {}
 
@@ -152,6 +154,7 @@ class LiveSource:
                 interval=interval,
                 cgroups_known=walk_all,
                 on_full=describer.see,
+                ns_fds=ns_fds,
             )
             cgroups = walked
         else:
@@ -182,7 +185,11 @@ class LiveSource:
 
         if previous is None:
             namespaces = build_namespaces(
-                processes, holders=self.holders, proc=self.proc, described=describer.done
+                processes,
+                holders=self.holders,
+                proc=self.proc,
+                described=describer.done,
+                ns_fds=ns_fds,
             )
         else:
             namespaces = self._refresh_namespaces(processes, previous, describer)

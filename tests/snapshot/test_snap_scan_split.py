@@ -170,3 +170,32 @@ def test_namespaces_described_during_the_scan_equal_described_after(spawn) -> No
         names = [i.name for i in ns.facts.interfaces]
         assert names == [i.name for i in other.facts.interfaces]
     source.close()
+
+
+@pytest.mark.root
+def test_fd_held_namespace_found_by_the_scan_on_both_sides(spawn, small_chunks) -> None:  # type: ignore[no-untyped-def]
+    """The holders scan's fd listing is done by the process scan (here and in the helper):
+    a net namespace kept only by an open fd is found with that holder."""
+    member = spawn(["unshare", "--net", "sleep", "1000"])
+    wait_for(lambda: os.readlink(f"/proc/{member.pid}/ns/net") != os.readlink("/proc/self/ns/net"))
+    st = os.stat(f"/proc/{member.pid}/ns/net")
+    holder = spawn(
+        [
+            sys.executable,
+            "-c",
+            f"import os, time; fd = os.open('/proc/{member.pid}/ns/net', os.O_RDONLY); "
+            "print(fd, flush=True); time.sleep(600)",
+        ],
+        stdout=subprocess.PIPE,
+    )
+    fd = int(holder.stdout.readline())
+    member.kill()
+    member.wait()
+    snap = LiveSource(holders=True).take()
+    held = [
+        ns for ns in snap.namespaces.values() if (ns.id.dev, ns.id.ino) == (st.st_dev, st.st_ino)
+    ]
+    assert len(held) == 1 and held[0].pids == ()
+    assert [(h.kind.value, h.pid, h.path) for h in held[0].holders] == [
+        ("fd", holder.pid, f"/proc/{holder.pid}/fd/{fd}")
+    ]
