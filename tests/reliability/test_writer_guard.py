@@ -34,6 +34,7 @@ WRITER = "nstui/kernel/cgroups/writer.py"
 REVIEWED_WRITE_SITES: dict[str, str] = {
     "nstui/kernel/cgroups/writer.py:write_value": "the cgroup writer itself",
     "nstui/kernel/cgroups/audit.py:AuditLog._append": "the audit log",
+    "nstui/kernel/cgroups/audit.py:AuditLog._overwrite": "a change's outcome, in its audit line",
     "nstui/kernel/nshelper.py:_open_log": "a detached command's output log (O_EXCL, 0600)",
     "nstui/kernel/nshelper.py:_registry_write": "the registry of nsfs files `keep` created",
     "nstui/kernel/nshelper_main.py:write_file": "uid_map/gid_map/setgroups of a new user "
