@@ -387,3 +387,24 @@ def test_knob_keys_belong_to_the_knobs_table() -> None:
     assert keys == {"enter"}
     (enter,) = KnobsTable._merge_bindings().key_to_bindings["enter"]
     assert enter.action == "screen.edit" and enter.show
+
+
+@sync
+async def test_a_dialog_over_the_views_leaves_their_footer_alone(
+    recorded_snapshot: Snapshot,
+) -> None:
+    """Help is a dialog, not a pane: the views' footer behind it keeps its keys."""
+    app = make_app(recorded_snapshot, screenshot_actions(recorded_snapshot))
+    async with app.run_test(size=(120, 36)) as pilot:
+        await show(pilot, "processes")
+        await pilot.press("question_mark")
+        assert await wait_for(lambda: isinstance(app.screen, HelpScreen))
+        await pilot.pause()
+        main = app.screen_stack[0]
+        main.refresh_bindings()
+        await pilot.pause()
+        shown = footer_keys(main)
+        assert {"/", "p", "r", "d", "n"} <= set(shown), shown
+        help_screen = app.screen
+        assert isinstance(help_screen, HelpScreen)
+        assert help_screen.bindings[0][0] == "1 2 3 4"  # the views' keys, not a pane's
