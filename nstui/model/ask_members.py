@@ -8,9 +8,8 @@ and the helper, so up to TRIES members of each namespace are named, each with th
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
-from nstui.kernel.namespaces import Namespace
 from nstui.kernel.nstypes import NsId
 
 #: Members of one namespace tried (a pid may vanish between the scan and the helper).
@@ -19,8 +18,18 @@ TRIES = 3
 AnswerT = TypeVar("AnswerT")
 
 
+class WithMembers(Protocol):
+    """A namespace as far as asking it goes (a Namespace, or a stand-in made before it)."""
+
+    @property
+    def id(self) -> NsId: ...
+
+    @property
+    def pids(self) -> tuple[int, ...]: ...
+
+
 def ask_members(
-    reader: Callable[..., dict[int, AnswerT]], namespaces: Sequence[Namespace], proc: str
+    reader: Callable[..., dict[int, AnswerT]], namespaces: Sequence[WithMembers], proc: str
 ) -> dict[NsId, AnswerT | None]:
     """Per namespace, the answer READER gave for the first of its members that it could read,
     or None. READER is called once: ``reader(pids, expected={pid: (dev, ino)}, proc=proc)``."""

@@ -11,8 +11,9 @@ no helper: gethostname, on every take.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from nstui.kernel.namespaces import Namespace
 from nstui.kernel.ns_inside import own_hostname, own_uts, read_hostnames
@@ -23,6 +24,15 @@ _Key = tuple[NsId, int | None]
 Reader = Callable[..., dict[int, str]]
 
 
+@dataclass(frozen=True, slots=True)
+class UtsCandidate:
+    """What ``prefetch`` needs of a uts namespace before its Namespace record exists."""
+
+    id: NsId
+    kernel_id: int | None
+    pids: tuple[int, ...]
+
+
 class HostnameCache:
     """Fills ``NsFacts.hostname`` of uts namespaces; one instance per snapshot source."""
 
@@ -30,16 +40,43 @@ class HostnameCache:
         self.proc = proc
         self._reader = reader
         self._known: dict[_Key, str | None] = {}
+        self._pending: threading.Thread | None = None
+        self._cleared = False  # by a prefetch for a full take
         #: helper starts so far (for tests and benchmarks: an unchanged refresh adds none)
         self.helper_runs = 0
+
+    def prefetch(self, candidates: Sequence[UtsCandidate], *, full: bool = False) -> None:
+        """Start reading the hostnames ``apply`` will want, in a thread (the helper process
+        runs on another core meanwhile); ``apply`` waits for it. FULL forgets first, as
+        ``apply(full=True)`` would."""
+        self._wait()
+        if full:
+            self._known.clear()
+            self._cleared = True
+        own = own_uts(self.proc)
+        own_id = None if own is None else NsId(NsType.UTS, *own)
+        wanted = [c for c in candidates if c.id != own_id and c.pids]
+        if not any((c.id, c.kernel_id) not in self._known for c in wanted):
+            return
+        self._pending = threading.Thread(
+            target=self._read_new, args=(wanted,), name="nstui-hostnames", daemon=True
+        )
+        self._pending.start()
+
+    def _wait(self) -> None:
+        if self._pending is not None:
+            self._pending.join()
+            self._pending = None
 
     def apply(
         self, namespaces: dict[NsId, Namespace], *, full: bool = False
     ) -> dict[NsId, Namespace]:
         """NAMESPACES with the hostname of every uts namespace that could be read (the same
         dict when nothing changed; else a copy, the argument is left as it was)."""
-        if full:
+        self._wait()
+        if full and not self._cleared:
             self._known.clear()
+        self._cleared = False
         uts = [ns for ns in namespaces.values() if ns.type is NsType.UTS]
         own = own_uts(self.proc)
         own_id = None if own is None else NsId(NsType.UTS, *own)
@@ -56,7 +93,7 @@ class HostnameCache:
                 out[ns.id] = replace(ns, facts=replace(ns.facts, hostname=name))
         return namespaces if out is None else out
 
-    def _read_new(self, candidates: Sequence[Namespace]) -> None:
+    def _read_new(self, candidates: Sequence[Namespace | UtsCandidate]) -> None:
         wanted = [ns for ns in candidates if (ns.id, ns.kernel_id) not in self._known]
         if not wanted:
             return

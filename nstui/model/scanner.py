@@ -47,7 +47,7 @@ from nstui.kernel.mountinfo import Mount, read_mountinfo
 from nstui.kernel.namespaces import Namespace, NsDescriber, build_namespaces
 from nstui.kernel.nstypes import NsId, NsType
 from nstui.kernel.procfs import Interner, Process, ScanCache, boot_time, read_ns, scan_processes
-from nstui.model.hostnames import HostnameCache
+from nstui.model.hostnames import HostnameCache, UtsCandidate
 from nstui.model.net_addresses import NetAddressCache
 from nstui.model.snapshot import HostInfo, Snapshot
 
@@ -181,6 +181,9 @@ class LiveSource:
                 during=walk_some,
             )
         self._interner.trim(8 * len(processes) + 10_000)
+        if previous is None:
+            # the hostname helper runs on the other core while the rest is built
+            self._hostnames.prefetch(_uts_candidates(processes, describer), full=True)
         cgroups = _reconcile_cgroups(cgroups, processes, hierarchies)
 
         if previous is None:
@@ -341,6 +344,21 @@ class LiveSource:
 
 def _always(pid: int) -> bool:
     return True
+
+
+def _uts_candidates(processes: Mapping[int, Process], describer: NsDescriber) -> list[UtsCandidate]:
+    """The uts namespaces of PROCESSES with their members, and kernel ids as described."""
+    members: dict[NsId, list[int]] = {}
+    for ns_map, pids in _by_ns_dict(processes):
+        uts = ns_map.get(NsType.UTS)
+        if uts is not None:
+            members.setdefault(uts, []).extend(pids)
+    out: list[UtsCandidate] = []
+    for ns_id, pids in members.items():
+        described = describer.done.get(ns_id)
+        kernel_id = described[0].kernel_id if described is not None else None
+        out.append(UtsCandidate(ns_id, kernel_id, tuple(sorted(pids))))
+    return out
 
 
 def _host_namespaces(proc: str, interner: Interner) -> tuple[dict[NsType, NsId], str]:
