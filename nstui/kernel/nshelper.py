@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from nstui.kernel import syscalls
+from nstui.kernel import killpoint, syscalls
 from nstui.kernel.cgroups import join as cgroup_join
 from nstui.kernel.cgroups.audit import AuditError, AuditLog
 from nstui.kernel.cgroups.paths import CgroupRef
@@ -343,6 +343,7 @@ def _start(
         for fd in (log_fd, go_read):
             if fd is not None:
                 os.close(fd)
+    killpoint.reached(f"helper.{mode}.started")
     if before_go is not None and go_write is not None:
         try:
             before_go(process.pid)
@@ -664,12 +665,18 @@ def persist(pid: int, ns_type: NsType | str, path: str) -> KeptNamespace:
     fresh = not os.path.lexists(absolute)
     if fresh:
         try:
-            _registry_write([*(p for p in _registry_lines() if p != absolute), absolute])
+            # A line whose file is gone was left by an nstui killed before its helper made
+            # the file (or the file was removed by hand): drop it, or a later keep on a file
+            # the user made there would be taken for ours and removed by release. A keep at
+            # work elsewhere writes its line again once its file exists.
+            kept = [p for p in _registry_lines() if p != absolute and os.path.lexists(p)]
+            _registry_write([*kept, absolute])
         except OSError as exc:
             kind_of = DENIED if exc.errno in (errno.EACCES, errno.EPERM) else FAILED
             raise NsHelperError(
                 kind_of, f"cannot record {absolute} in {_registry()}: {exc.strerror}"
             ) from None
+    killpoint.reached("keep.recorded")
     created = False
     try:
         pidfd = _open_target(pid)
@@ -681,6 +688,7 @@ def persist(pid: int, ns_type: NsType | str, path: str) -> KeptNamespace:
         if code != 0:
             raise NsHelperError(FAILED, f"the namespace helper failed (status {code})")
         created = "created" in started.lines
+        killpoint.reached("keep.mounted")
     finally:
         if fresh and not created:
             with contextlib.suppress(OSError):

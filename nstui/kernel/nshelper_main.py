@@ -220,12 +220,26 @@ class Status:
 
     def send(self, line: str) -> None:
         if self.fd >= 0:
-            os.write(self.fd, (line.replace("\n", " ") + "\n").encode())
+            try:
+                os.write(self.fd, (line.replace("\n", " ") + "\n").encode())
+            except BrokenPipeError:
+                caller_gone()
 
     def close(self) -> None:
         if self.fd >= 0:
             os.close(self.fd)
             self.fd = -1
+
+
+def caller_gone() -> None:
+    """The caller closed its end of the status pipe: it was killed mid-start. Nobody would
+    learn of a command started now, so none is: stop here (a forked child dies with us by its
+    parent-death signal; a keep's mount, made before its "created", stays with its record)."""
+    try:  # noqa: SIM105 (contextlib costs an import)
+        os.write(2, b"nstui: the caller is gone (killed?): stopping before the command starts\n")
+    except OSError:
+        pass
+    os._exit(1)
 
 
 # ---------------------------------------------------------------- fork / exec

@@ -22,7 +22,7 @@ import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from nstui.kernel import syscalls
+from nstui.kernel import killpoint, syscalls
 from nstui.kernel.mountinfo import Mount, read_mountinfo
 from nstui.kernel.overlay import mount_data, overlay_escape
 from nstui.kernel.union_mounts import mount_at, mount_containing
@@ -300,6 +300,7 @@ def attach(mnt_fd: int, target: str) -> None:
 def _mount_new_api(spec: OverlaySpec, flags: tuple[tuple[str, str | None], ...]) -> None:
     mnt_fd = create_detached(spec, flags)
     try:
+        killpoint.reached("overlay.detached")
         attach(mnt_fd, spec.target)
     finally:
         os.close(mnt_fd)
@@ -363,6 +364,7 @@ def mount_overlay(
                 raise OverlayError("this kernel lacks the new mount API's lowerdir+") from None
             _mount_legacy(checked, flags)
             method = "mount(2)"
+    killpoint.reached("overlay.mounted")
     try:
         new = mount_at(read_mountinfo(), checked.target)
     except OSError:

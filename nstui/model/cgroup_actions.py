@@ -138,6 +138,7 @@ class LiveCgroupActions:
 
     def __init__(self, audit_path: str | None = None, **_options: Any) -> None:
         self._audit = AuditLog(audit_path)
+        control.sweep_at_start(self._audit)  # what a killed nstui left half made
         self._lock = threading.Lock()
         self._session: list[str] = []  # audit ids of this session's successful changes
 

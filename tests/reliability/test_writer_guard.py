@@ -43,6 +43,8 @@ REVIEWED_WRITE_SITES: dict[str, str] = {
     "nstui/kernel/nshelper_main.py:do_keep": "the empty file an nsfs bind mount goes on "
     "(O_CREAT|O_EXCL; cgroupfs refuses regular files)",
     "nstui/kernel/ffi_build.py:build": "the generated cffi module (build time)",
+    "nstui/kernel/killpoint.py:reached": "the kill tests' fifo named in NSTUI_KILL_FIFO (set "
+    "only by tests/reliability/test_kill_tui.py)",
     "nstui/ui/theme_store.py:ThemeStore.save": "the user's theme preference",
 }
 

@@ -11,11 +11,16 @@ import signal
 import time
 from dataclasses import dataclass
 
-from nstui.kernel.cgroups.audit import AuditLog
+from nstui.kernel import killpoint
+from nstui.kernel.cgroups.audit import AuditError, AuditLog
 from nstui.kernel.cgroups.freezer import FreezeState, parse_v1_state, v2_state
+from nstui.kernel.cgroups.hierarchy import Hierarchy, discover_hierarchies
 from nstui.kernel.cgroups.knobs import knob_for, validate
 from nstui.kernel.cgroups.paths import CgroupDir, CgroupPathError, CgroupRef, check_child_name
 from nstui.kernel.cgroups.writer import WriteResult, explain, write_value
+
+#: name prefix of a v1 cpuset child being made (``.nstui-new-<pid>-<ns>``), see make_child
+STAGING_PREFIX = ".nstui-new-"
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,8 +58,9 @@ def make_child(
     """mkdir a child cgroup. A new v1 cpuset child starts with empty cpus/mems, where no task
     can be attached (ENOSPC): it is made under a staging name, given its parent's cpus and
     mems, then renamed, so the name asked for never exists half made — not even when nstui is
-    killed in between (a ``.nstui-new-*`` directory is what would be left). ``copy_cpuset=False``
-    keeps the kernel's empty cpus/mems. ``undo_of``: the audited change this one undoes."""
+    killed in between: the ``.nstui-new-<pid>-*`` directory that would be left is removed by
+    the next nstui (``remove_stale_staging``). ``copy_cpuset=False`` keeps the kernel's empty
+    cpus/mems. ``undo_of``: the audited change this one undoes."""
     check_child_name(name)
     if copy_cpuset and _is_v1_cpuset(parent):
         return _make_cpuset_child(parent, name, audit, undo_of)
@@ -65,6 +71,7 @@ def _make_cpuset_child(
     parent: CgroupRef, name: str, audit: AuditLog, undo_of: str | None
 ) -> ControlResult:
     final = parent.child(name)
+    remove_stale_staging(parent, audit)
     with CgroupDir(parent) as directory:
         with contextlib.suppress(OSError):
             os.stat(name, dir_fd=directory.fd, follow_symlinks=False)
@@ -73,13 +80,14 @@ def _make_cpuset_child(
         # cpus/mems are audited under the staging name as steps of this mkdir (part_of), so
         # undo without an id undoes the mkdir, never a step of it.
         entry = audit.attempt(final.spec, "(mkdir)", None, name, name, undo_of=undo_of)
-        staging = f".nstui-new-{os.getpid()}-{time.monotonic_ns()}"
+        staging = f"{STAGING_PREFIX}{os.getpid()}-{time.monotonic_ns()}"
         try:
             os.mkdir(staging, 0o755, dir_fd=directory.fd)
         except OSError as exc:
             reason = explain("(mkdir)", exc.errno or 0, parent.version, name)
             audit.result(entry, None, "error: " + reason)
             return ControlResult(False, f"cannot create {final.spec}: {reason}", entry)
+        killpoint.reached("cgroup.cpuset.staged")
         try:
             copied = copy_parent_cpuset(parent.child(staging), audit, part_of=entry)
         except OSError as exc:  # a step not recordable (AuditError), or the staging dir gone
@@ -91,6 +99,7 @@ def _make_cpuset_child(
         try:
             if not copied.ok:
                 raise OSError(errno.ENOSPC, copied.message)
+            killpoint.reached("cgroup.cpuset.copied")
             # v1 cgroupfs renames within one parent; the target must not exist.
             os.rename(staging, name, src_dir_fd=directory.fd, dst_dir_fd=directory.fd)
         except OSError as exc:
@@ -99,14 +108,104 @@ def _make_cpuset_child(
             reason = copied.message if not copied.ok else os.strerror(exc.errno or 0)
             audit.result(entry, None, "error: " + reason)
             return ControlResult(False, f"cannot create {final.spec}: {reason}", entry)
+        killpoint.reached("cgroup.cpuset.renamed")
         audit.result(entry, "created", "ok")
     return ControlResult(True, f"created {final.spec} with its parent's cpus and mems", entry)
+
+
+def _started_at(pid: int) -> float | None:
+    """When process PID started (epoch seconds), None when there is no such process."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rpartition(b")")[2].split()
+        with open("/proc/stat", "rb") as f:
+            btime = next(int(line.split()[1]) for line in f if line.startswith(b"btime "))
+        return btime + int(fields[19]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError, StopIteration):
+        return None
+
+
+def _abandoned(name: str, made_at: float) -> bool:
+    """A staging directory whose maker (the pid in its name) is gone: no process has that
+    pid, or the one that has it started after the directory was made (a reused pid)."""
+    pid = name[len(STAGING_PREFIX) :].partition("-")[0]
+    if not pid.isdecimal():
+        return False  # not ours
+    started = _started_at(int(pid))
+    return started is None or started > made_at + 1.0  # 1 s: btime has whole seconds
+
+
+def remove_stale_staging(parent: CgroupRef, audit: AuditLog) -> list[str]:
+    """rmdir the staging children (``.nstui-new-<pid>-*``) an nstui killed while making a
+    cpuset child left in PARENT; another nstui's staging at work is left alone, and so is one
+    with processes or children (the kernel refuses: EBUSY). Each removal is audited; with an
+    unwritable log nothing is removed. Returns the names removed."""
+    removed: list[str] = []
+    try:
+        directory = CgroupDir(parent)
+    except (OSError, CgroupPathError):
+        return removed
+    with directory:
+        for name in directory.children():
+            if not name.startswith(STAGING_PREFIX):
+                continue
+            try:
+                made_at = os.stat(name, dir_fd=directory.fd, follow_symlinks=False).st_ctime
+            except OSError:
+                continue
+            if not _abandoned(name, made_at):
+                continue
+            spec = parent.child(name).spec
+            try:
+                entry = audit.attempt(spec, "(rmdir)", "exists", name, "(left by a killed nstui)")
+            except AuditError:
+                return removed
+            try:
+                os.rmdir(name, dir_fd=directory.fd)
+            except OSError as exc:
+                reason = explain("(rmdir)", exc.errno or 0, parent.version, name)
+                audit.result(entry, "exists", "error: " + reason)
+                continue
+            audit.result(entry, None, "ok")
+            removed.append(name)
+    return removed
+
+
+def sweep_stale_staging(hierarchies: tuple[Hierarchy, ...], audit: AuditLog) -> list[str]:
+    """``remove_stale_staging`` over every v1 cpuset hierarchy (nstui's start-up sweep; the
+    only place staging happens). Returns the specs removed."""
+    removed: list[str] = []
+    for h in hierarchies:
+        if h.version != 1 or "cpuset" not in h.controllers:
+            continue
+        for top, dirs, _files in os.walk(h.mountpoint):
+            stale = [d for d in dirs if d.startswith(STAGING_PREFIX)]
+            dirs[:] = [d for d in dirs if not d.startswith(STAGING_PREFIX)]
+            if not stale:
+                continue
+            rel = os.path.relpath(top, h.mountpoint)
+            path = h.root.rstrip("/") + ("" if rel == "." else "/" + rel)
+            parent = CgroupRef(h, path or "/")
+            removed += [parent.child(n).spec for n in remove_stale_staging(parent, audit)]
+    return removed
+
+
+def sweep_at_start(audit: AuditLog) -> list[str]:
+    """What nstui does as it starts (as root): remove the cpuset staging directories a killed
+    nstui left (``sweep_stale_staging``). Never raises; returns the specs removed."""
+    if os.geteuid() != 0:
+        return []
+    try:
+        return sweep_stale_staging(discover_hierarchies(), audit)
+    except (OSError, CgroupPathError):
+        return []
 
 
 def _mkdir(parent: CgroupRef, name: str, audit: AuditLog, undo_of: str | None) -> ControlResult:
     child = parent.child(name)
     with CgroupDir(parent) as directory:
         entry = audit.attempt(child.spec, "(mkdir)", None, name, name, undo_of=undo_of)
+        killpoint.reached("cgroup.mkdir.recorded")
         try:
             os.mkdir(name, 0o755, dir_fd=directory.fd)
         except OSError as exc:
@@ -117,6 +216,7 @@ def _mkdir(parent: CgroupRef, name: str, audit: AuditLog, undo_of: str | None) -
                 reason = f"{child.spec} already exists"
             audit.result(entry, None, "error: " + reason)
             return ControlResult(False, f"cannot create {child.spec}: {reason}", entry)
+        killpoint.reached("cgroup.mkdir.made")
         audit.result(entry, "created", "ok")
     return ControlResult(True, f"created {child.spec}", entry)
 
