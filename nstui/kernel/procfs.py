@@ -465,8 +465,8 @@ def scan_processes(
     its namespaces, cmdline, uid, NSpid and odd threads unless ``recheck(pid)`` is true; its
     state, CPU time, RSS and thread count are always read afresh; ``verify(pid)`` true has
     its uid and namespace links checked (about half the cost of a full read), and it is read
-    in full if they differ. With INTERVAL (seconds
-    since PREVIOUS was taken) a process also found in PREVIOUS gets ``cpu_percent``.
+    in full if they differ. With INTERVAL (seconds since PREVIOUS was taken) a process also
+    found in PREVIOUS gets ``cpu_percent``.
     CGROUPS_KNOWN maps pids to their {hierarchy id: cgroup path} as the cgroup walk found
     them; those pids' /proc/PID/cgroup is not read, and they take that membership. It may
     be a function computing that map (the walk): it is then called while the helper process
@@ -476,10 +476,10 @@ def scan_processes(
     ON_FULL is called with each Process read in full, as it is made (to describe its
     namespaces meanwhile, say). With NS_FDS, a process read in full also has its fds
     listed, and those on namespaces go in NS_FDS[pid] as (fd number, link text) pairs (the
-    holders scan, done by both processes). HOST_PIDNS is the pid namespace PROC shows (default: this
-    process's), whose members need no /proc/PID/status read for NSpid. PARALLEL lets a
-    helper process read part of a large scan. CACHE (kept by the caller between scans, with
-    PREVIOUS the last scan made with it) makes refreshes cheaper.
+    holders scan, done by both processes). HOST_PIDNS is the pid namespace PROC shows
+    (default: this process's), whose members need no /proc/PID/status read for NSpid.
+    PARALLEL lets a helper process read part of a large scan. CACHE (kept by the caller
+    between scans, with PREVIOUS the last scan made with it) makes refreshes cheaper.
     """
     cache = cache or ScanCache(interner)
     intern = cache.interner if interner is None else interner
@@ -749,7 +749,7 @@ class _Scan:
         stamps = self.cache.stamps
         placed = self.builder.cgroups_known
         want = [False] * len(pids) if self.walk_pending else [p not in placed for p in pids]
-        _helper.submit(
+        sent = _helper.submit(
             (
                 procread.READ,
                 self.proc,
@@ -763,6 +763,8 @@ class _Scan:
                 self.ns_fds is not None,
             )
         )
+        if not sent:
+            return False  # the helper's pipe is full of requests: read these here
         self.front, self.remaining = end, self.remaining - cost
         self.inflight.append((start, end))
         return True

@@ -22,6 +22,7 @@ A record is ``None``-free and one of (indices below):
 
 from __future__ import annotations
 
+import collections
 import fcntl
 import marshal
 import os
@@ -530,8 +531,9 @@ def serve(rfd: int = 0, wfd: int = 1) -> None:
             _send(wfd, answerer.answer(request))
 
 
-#: F_SETPIPE_SZ (linux/fcntl.h): a bigger pipe lets the helper run ahead of the caller.
-_F_SETPIPE_SZ = 1031
+#: F_SETPIPE_SZ, F_GETPIPE_SZ (linux/fcntl.h): a bigger pipe lets the helper run ahead.
+_F_SETPIPE_SZ, _F_GETPIPE_SZ = 1031, 1032
+_PIPE_DEFAULT = 65536
 
 
 class ScanHelper:
@@ -539,11 +541,17 @@ class ScanHelper:
     failure, ended when closed or when this process exits (its stdin closes).
 
     Requests are pipelined: ``submit()`` several, then take their answers in order with
-    ``reply()``; ``ready()`` says whether the next answer is there."""
+    ``reply()``; ``ready()`` says whether the next answer is there. While answers wait to be
+    taken the helper may be blocked writing one, so requests the helper has not read yet
+    must fit in its stdin pipe: ``submit()`` refuses one that would not (the caller reads it
+    itself) rather than block forever."""
 
     def __init__(self) -> None:
         self._proc: subprocess.Popen[bytes] | None = None
         self._poll: select.poll | None = None
+        self._capacity = _PIPE_DEFAULT
+        #: (is a read request, bytes) of each request sent whose answer is not taken yet
+        self._queued: collections.deque[tuple[bool, int]] = collections.deque()
         self.lock = threading.Lock()
 
     @property
@@ -567,19 +575,31 @@ class ScanHelper:
                     fcntl.fcntl(stream.fileno(), _F_SETPIPE_SZ, 1 << 20)
                 except OSError:
                     pass  # over the unprivileged pipe quota: the default size works too
+            try:
+                self._capacity = fcntl.fcntl(self._proc.stdin.fileno(), _F_GETPIPE_SZ)
+            except OSError:
+                self._capacity = _PIPE_DEFAULT
+            self._queued.clear()
             self._poll = select.poll()
             self._poll.register(self._proc.stdout.fileno(), select.POLLIN)
         return self._proc
 
-    def submit(self, request: Sequence[Any]) -> None:
-        """Send REQUEST (READ: fetch its answer with ``reply()``; ALIVE: no answer)."""
+    def submit(self, request: Sequence[Any]) -> bool:
+        """Send REQUEST (READ: fetch its answer with ``reply()``; ALIVE: no answer). False,
+        and nothing sent, when it would not fit beside the requests not yet answered."""
         proc = self._ensure()
         assert proc.stdin is not None
+        blob = marshal.dumps(tuple(request))
+        size = _LEN.size + len(blob)
+        if self._queued and sum(n for _, n in self._queued) + size > self._capacity:
+            return False
         try:
-            _send(proc.stdin.fileno(), tuple(request))
+            _write_all(proc.stdin.fileno(), _LEN.pack(len(blob)) + blob)
         except OSError:
             self.close()
             raise
+        self._queued.append((request[0] == READ, size))
+        return True
 
     def ready(self) -> bool:
         """Whether ``reply()`` would answer without waiting (an answer, or an error)."""
@@ -597,11 +617,15 @@ class ScanHelper:
         except (OSError, EOFError, ValueError):
             self.close()
             raise
+        # the helper has read every request up to the one answered
+        while self._queued and not self._queued.popleft()[0]:
+            pass
         return records
 
     def close(self) -> None:
         proc, self._proc = self._proc, None
         self._poll = None
+        self._queued.clear()
         if proc is None:
             return
         for stream in (proc.stdin, proc.stdout):

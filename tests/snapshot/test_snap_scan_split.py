@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -199,3 +200,18 @@ def test_fd_held_namespace_found_by_the_scan_on_both_sides(spawn, small_chunks) 
     assert [(h.kind.value, h.pid, h.path) for h in held[0].holders] == [
         ("fd", holder.pid, f"/proc/{holder.pid}/fd/{fd}")
     ]
+
+
+def test_requests_never_overfill_the_helper_pipe(spawn, small_chunks) -> None:  # type: ignore[no-untyped-def]
+    """With answers waiting, the helper may block writing; requests it has not read must
+    fit its stdin pipe or both sides would wait forever. A tiny pipe only costs speed."""
+    sleeper = spawn(["sleep", "1000"])
+    wait_for(lambda: sleeper.pid in scan_processes())
+    procfs._helper._capacity = 2048  # the helper is running: this stays until it restarts
+    result: dict[int, procfs.Process] = {}
+    worker = threading.Thread(target=lambda: result.update(scan_processes()), daemon=True)
+    worker.start()
+    worker.join(timeout=60)
+    assert not worker.is_alive(), "scan deadlocked on the helper's pipes"
+    assert sleeper.pid in result
+    procfs.close_helper()
