@@ -655,7 +655,9 @@ class NstuiApp(App[int]):
         # The mounts view has its own type filter (t); `/` filters the row tables.
         if action == "filter":
             try:
-                return self.active_view_name != "mounts"
+                # not while typing in the filter bar, where / is part of the text
+                filtering = isinstance(self.focused, FilterBar)
+                return self.active_view_name != "mounts" and not filtering
             except NoMatches:  # not composed yet
                 return True
         if action == "clear_filter":  # Escape on a view, shown only while a filter is set
