@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import suppress
 from dataclasses import dataclass
 from functools import partial
@@ -855,7 +855,10 @@ class NstuiApp(App[int]):
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         if self.screen_stack and screen is not self._main:
-            return  # a pane: the views' commands would act on views out of sight
+            # A pane: its own keys (as its footer and ? list them); the views' commands
+            # would act on views out of sight.
+            yield from pane_commands(screen)
+            return
         for name, title in VIEWS:
             yield SystemCommand(
                 f"View: {title[2:]}",
@@ -918,6 +921,24 @@ class NstuiApp(App[int]):
         table = self.active_table
         if table is not None:
             table.action_reverse_sort()
+
+
+def pane_commands(screen: Screen[Any]) -> Iterator[SystemCommand]:
+    """The keys active on a pane (limits, audit history) as command palette entries."""
+    seen: set[str] = set()
+    for active in screen.active_bindings.values():
+        binding = active.binding
+        if not (binding.show and binding.description) or binding.system or not active.enabled:
+            continue
+        if binding.action in seen:
+            continue
+        seen.add(binding.action)
+        key = screen.app.get_key_display(binding)
+        yield SystemCommand(
+            binding.description,
+            f"{binding.tooltip or binding.description} ({key})",
+            partial(screen.app.run_action, binding.action, active.node),
+        )
 
 
 def _take(source: SnapshotSource, full: bool) -> Snapshot:

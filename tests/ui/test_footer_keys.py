@@ -217,7 +217,8 @@ async def test_view_keys_do_not_reach_the_views_under_a_pane(
         assert app.active_view_name == "cgroups"
         assert isinstance(app.screen, LimitsScreen)
         titles = {c.title for c in app.get_system_commands(app.screen)}
-        assert "Filter" not in titles and "Quit" in titles
+        assert "Detail" not in titles and "Run in new namespaces" not in titles
+        assert "Quit" in titles
 
 
 # ----- help, footer and palette agree --------------------------------------------------------
@@ -412,3 +413,24 @@ async def test_a_dialog_over_the_views_leaves_their_footer_alone(
         help_screen = app.screen
         assert isinstance(help_screen, HelpScreen)
         assert help_screen.bindings[0][0] == "1 2 3 4"  # the views' keys, not a pane's
+
+
+@sync
+async def test_the_palette_on_a_pane_lists_that_panes_keys(recorded_snapshot: Snapshot) -> None:
+    app = make_app(recorded_snapshot, screenshot_actions(recorded_snapshot))
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await _open_limits(pilot)
+        commands = {c.title: c for c in app.get_system_commands(screen)}
+        for title in ("Set", "Up", "Max", "Undo", "Freeze", "Kill", "Audit", "Back"):
+            assert title in commands, sorted(commands)
+        assert commands["Set"].help == "Type a new value (⏎)"
+        assert "Filter" in commands  # the pane's own filter (its knobs), not the views'
+        assert "Detail" not in commands
+        members = screen.query_one("#members", DataTable)
+        assert members.border_title == "members: processes (t: threads)"
+        await pilot.press("tab")
+        assert await wait_for(lambda: screen.focused is members)
+        commands = {c.title: c for c in app.get_system_commands(screen)}
+        callback = commands["Threads"].callback
+        app.call_later(callback)
+        assert await wait_for(lambda: members.border_title == "members: threads")

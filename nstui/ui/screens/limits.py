@@ -121,10 +121,10 @@ class KnobsTable(DataTable[str]):
     them while it has focus and gives their room to the members' keys otherwise."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("enter", "screen.edit", "Set", key_display="⏎"),
-        Binding("plus,equals_sign", "screen.step(1)", "Up", key_display="+"),
-        Binding("minus", "screen.step(-1)", "Down", key_display="-"),
-        Binding("m", "screen.unlimited", "Max"),
+        Binding("enter", "screen.edit", "Set", key_display="⏎", tooltip="Type a new value"),
+        Binding("plus,equals_sign", "screen.step(1)", "Up", key_display="+", tooltip="Step up"),
+        Binding("minus", "screen.step(-1)", "Down", key_display="-", tooltip="Step down"),
+        Binding("m", "screen.unlimited", "Max", tooltip="Set to unlimited (max)"),
     ]
 
 
