@@ -84,7 +84,7 @@ WRITER = textwrap.dedent(
 
 def test_concurrent_processes_and_threads_each_complete_their_own_line(tmp_path: Path) -> None:
     path = tmp_path / "audit.log"
-    rounds, procs = 20, 4
+    rounds, procs = 15, 3
     workers = [
         subprocess.Popen([sys.executable, "-c", WRITER, str(path), str(rounds), str(n)])
         for n in range(procs)
