@@ -15,7 +15,9 @@ refreshes, about a quarter of the cost or less:
 - cgroup hierarchies are walked in rotation (all of them within WALK_EVERY = 4 refreshes,
   at least one each time); a process the walk finds in another cgroup than before is read
   again in full at once. Between its walks, a hierarchy's ``Cgroup`` records (member lists)
-  are the ones of its last walk;
+  are the ones of its last walk. The top cgroup's own lists, which on most hosts name
+  nearly every thread, are read on every ROOT_EVERY-th walk only: a move into or out of it
+  shows in the list of the cgroup on the other side;
 - namespaces keep their owner, parent and ids from the last take; member lists are
   current; the namespaces of 1/FACTS_EVERY of the namespace sets are described again
   (per-type facts: net counters, id maps), and new namespaces at once.
@@ -57,6 +59,8 @@ RECHECK_EVERY = 8
 WALK_EVERY = 4
 #: and describes again the namespaces of 1/FACTS_EVERY of the namespace sets.
 FACTS_EVERY = 8
+#: The top cgroup's member lists are read on every ROOT_EVERY-th walk of a hierarchy.
+ROOT_EVERY = 4
 
 
 class LiveSource:
@@ -234,18 +238,33 @@ class LiveSource:
         moved: set[int] = set()
         procs = previous.processes
         before = previous.cgroups
+        # The top cgroup of a hierarchy lists nearly every thread of the host, the costliest
+        # read of a walk; a move into or out of it shows in the other cgroup's list. So it
+        # is read on every ROOT_EVERY-th walk of its hierarchy only (its thread list stands
+        # meanwhile; its process list is rebuilt from the processes anyway).
+        with_root = (gen // WALK_EVERY) % ROOT_EVERY == 0
         for h in hierarchies:
             if h.hid not in chosen:
                 continue
-            for cg in walk(h, procs=False):
+            read_root = with_root or h.hid not in known_hids
+            top = "/" + "/".join(p for p in h.root.split("/") if p)
+            for cg in walk(h, procs=False, root_members=read_root):
                 key = (cg.hid, cg.path)
-                cgroups[key] = cg
-                # processes listed here now that were not before (set operations: a root
-                # cgroup lists nearly every thread of the host), then the few that moved
-                listed = procs.keys() & set(cg.tids or cg.pids)
                 old = before.get(key)
-                if old is not None:
-                    listed.difference_update(old.pids)
+                if cg.path == top and not read_root:
+                    if old is not None:
+                        cg = dataclasses.replace(cg, tids=old.tids, pids=old.pids)
+                    cgroups[key] = cg
+                    continue
+                cgroups[key] = cg
+                # set operations (a list may hold every thread of the host), then the few:
+                # processes listed here now that were not before, and the other way round
+                now = procs.keys() & set(cg.tids or cg.pids)
+                if old is None:
+                    listed = now
+                else:
+                    listed = now.difference(old.pids)
+                    moved.update(pid for pid in set(old.pids).difference(now) if pid in procs)
                 for pid in listed:
                     if procs[pid].cgroups.get(cg.hid, cg.path) != cg.path:
                         moved.add(pid)

@@ -10,16 +10,19 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
 from nstui.kernel import procfs
+from nstui.kernel.cgroups.hierarchy import discover_hierarchies
 from nstui.kernel.namespaces import build_namespaces
 from nstui.kernel.nstypes import NsType
 from nstui.kernel.procfs import scan_processes
-from nstui.model.scanner import LiveSource
+from nstui.model.scanner import ROOT_EVERY, WALK_EVERY, LiveSource
 
 from .conftest import wait_for
+from .test_snap_scan import cgroup_path, pids_hid
 
 NOBODY = 65534
 
@@ -215,3 +218,26 @@ def test_requests_never_overfill_the_helper_pipe(spawn, small_chunks) -> None:  
     assert not worker.is_alive(), "scan deadlocked on the helper's pipes"
     assert sleeper.pid in result
     procfs.close_helper()
+
+
+@pytest.mark.root
+def test_refresh_notices_move_to_the_top_cgroup_unread(spawn, test_cgroup_parent) -> None:  # type: ignore[no-untyped-def]
+    """Refresh walks skip the top cgroup's lists most of the time; a process moved there
+    shows by leaving the list of the cgroup it was in."""
+    parent = test_cgroup_parent("pids")
+    child = spawn(["sleep", "1000"])
+    hid = pids_hid()
+    top = next(h for h in discover_hierarchies() if h.hid == hid)
+    (parent / "cgroup.procs").write_text(str(child.pid))
+    source = LiveSource(holders=False)
+    wait_for(lambda: child.pid in source.take().processes)
+    # on to refreshes whose walks do not read the top cgroup's lists (generations 4-7 of
+    # every WALK_EVERY * ROOT_EVERY)
+    while source._generation % (WALK_EVERY * ROOT_EVERY) != WALK_EVERY - 2:
+        source.take()
+    assert source.take().processes[child.pid].cgroups[hid] == cgroup_path(parent)
+    (Path(top.mountpoint) / "cgroup.procs").write_text(str(child.pid))
+    seen = [source.take().processes[child.pid].cgroups[hid] for _ in range(WALK_EVERY)]
+    assert seen[-1] == top.root
+    assert child.pid not in source.take().cgroups[(hid, cgroup_path(parent))].pids
+    source.close()

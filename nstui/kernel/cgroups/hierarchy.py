@@ -238,12 +238,16 @@ def _read_ids(path: str) -> tuple[int, ...]:
     return tuple(sorted(set(map(int, data.split()))))
 
 
-def _cgroup_at(h: Hierarchy, directory: str, path: str, procs: bool = True) -> Cgroup | None:
-    """Read one cgroup directory; None when it was removed meanwhile."""
+def _cgroup_at(
+    h: Hierarchy, directory: str, path: str, procs: bool = True, members: bool = True
+) -> Cgroup | None:
+    """Read one cgroup directory; None when it was removed meanwhile. MEMBERS false leaves
+    its pids and tids empty (not read)."""
     try:
         pids: tuple[int, ...] = ()
+        tids: tuple[int, ...] = ()
         try:
-            if procs or h.version != 1:
+            if members and (procs or h.version != 1):
                 pids = _read_ids(os.path.join(directory, "cgroup.procs"))
         except OSError as exc:
             # a threaded v2 cgroup refuses cgroup.procs: normal, its threads are listed
@@ -251,7 +255,8 @@ def _cgroup_at(h: Hierarchy, directory: str, path: str, procs: bool = True) -> C
                 raise
         tids_file = "tasks" if h.version == 1 else "cgroup.threads"
         try:
-            tids = _read_ids(os.path.join(directory, tids_file))
+            if members:
+                tids = _read_ids(os.path.join(directory, tids_file))
         except OSError as exc:
             if exc.errno not in (errno.EOPNOTSUPP, errno.EACCES, errno.EPERM):
                 raise
@@ -272,20 +277,22 @@ def _cgroup_at(h: Hierarchy, directory: str, path: str, procs: bool = True) -> C
     return Cgroup(h.hid, path, pids, tids, controllers, subtree, threaded)
 
 
-def walk(h: Hierarchy, *, procs: bool = True) -> Iterator[Cgroup]:
+def walk(h: Hierarchy, *, procs: bool = True, root_members: bool = True) -> Iterator[Cgroup]:
     """Every cgroup of hierarchy H, parents before children, siblings by name.
 
     Paths are hierarchy paths as /proc/PID/cgroup prints them (the mount root prefixed).
     A cgroup removed mid-walk is skipped silently; its children are then not visited.
     PROCS false leaves ``pids`` of a v1 cgroup empty (its ``tasks`` are read): for a caller
     that knows which tids are processes (a process scan), as reading cgroup.procs too
-    costs the kernel a second pass over every member.
+    costs the kernel a second pass over every member. ROOT_MEMBERS false leaves the top
+    cgroup's pids and tids empty: on most hosts it lists nearly every thread, and a caller
+    that knows the membership from before can tell moves from the other cgroups' lists.
     """
     root = "/" + "/".join(p for p in h.root.split("/") if p)
     stack: list[tuple[str, str]] = [(h.mountpoint, root)]
     while stack:
         directory, path = stack.pop()
-        cgroup = _cgroup_at(h, directory, path, procs)
+        cgroup = _cgroup_at(h, directory, path, procs, root_members or path != root)
         if cgroup is None:
             continue
         yield cgroup
