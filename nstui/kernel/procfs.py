@@ -313,6 +313,8 @@ class ScanCache:
         self.raw: dict[int, bytes] = {}
         #: and the serial of the scan helper's answer that text came in (if it did)
         self.stamps: dict[int, int] = {}
+        #: names this cache to the scan helper, which remembers what it sent to whom
+        self.client = int.from_bytes(os.urandom(7), "little")
 
     @property
     def fds(self) -> dict[int, int]:
@@ -752,6 +754,7 @@ class _Scan:
         sent = _helper.submit(
             (
                 procread.READ,
+                self.cache.client,
                 self.proc,
                 pids,
                 part,

@@ -435,37 +435,47 @@ def raise_fd_limit(want: int) -> int:
 
 # --- the helper process ---------------------------------------------------------------------
 
-#: A read request: ("read", proc, pids, known_ticks, stamps, want_cgroup, verify,
-#: host_pidns, check_threads, want_fds) (see read_item), answered by (serial, records): the records
-#: in pid order, without the processes whose stat text is unchanged since the answer whose
-#: serial the caller gave as their stamp (the caller built them from that answer, and
-#: carries them over; 0: none).
+#: A read request: ("read", client, proc, pids, known_ticks, stamps, want_cgroup, verify,
+#: host_pidns, check_threads, want_fds) (see read_item), answered by (serial, records): the
+#: records in pid order, without the processes whose stat text is unchanged since the
+#: answer to this CLIENT (a number naming one caller's cache) whose serial the caller gave
+#: as their stamp (the caller built them from that answer, and carries them over; 0: none).
 #: ("alive", pids) forgets other pids (they exited); it has no answer.
 READ, ALIVE = "read", "alive"
 
 
 class Answerer:
-    """The helper's side of read requests: kept stat fds, and the stat text it last sent
-    of each pid with the serial of that answer (so the caller need not send it back)."""
+    """The helper's side of read requests: kept stat fds, and per client the stat text it
+    last sent of each pid with the serial of that answer (so the caller need not send it
+    back). Clients are the callers' scan caches; the latest CLIENTS are remembered."""
+
+    CLIENTS = 4
 
     def __init__(self, files: StatFiles | None) -> None:
         self.files = files
-        self.sent: dict[int, tuple[int, bytes]] = {}
+        self.sent: dict[int, dict[int, tuple[int, bytes]]] = {}  # oldest client first
         # a new helper's serials never equal an old one's stamps
         self.serial = (os.getpid() << 32) + (int.from_bytes(os.urandom(3), "little") << 8)
 
+    def _client(self, client: int) -> dict[int, tuple[int, bytes]]:
+        sent = self.sent.pop(client, None)
+        if sent is None:
+            sent = {}
+            while len(self.sent) >= self.CLIENTS:
+                del self.sent[next(iter(self.sent))]
+        self.sent[client] = sent  # now the latest
+        return sent
+
     def answer(self, request: Sequence[Any]) -> tuple[int, list[Record]]:
         """The answer to a read request (see READ)."""
-        _, proc, pids, known, stamps, want, verify, host_pidns, check_threads, fds = request
+        _, client, proc, pids, known, stamps, want, verify, host_pidns, check, fds = request
         self.serial += 1
-        serial, sent, files = self.serial, self.sent, self.files
+        serial, sent, files = self.serial, self._client(client), self.files
         out: list[Record] = []
-        for pid, ticks, stamp, cg, check in zip(pids, known, stamps, want, verify, strict=True):
+        for pid, ticks, stamp, cg, verified in zip(pids, known, stamps, want, verify, strict=True):
             last = sent.get(pid)
             expected = last[1] if last is not None and stamp and last[0] == stamp else b""
-            rec = read_item(
-                proc, pid, ticks, expected, cg, host_pidns, check_threads, files, check, fds
-            )
+            rec = read_item(proc, pid, ticks, expected, cg, host_pidns, check, files, verified, fds)
             if rec is None:
                 continue
             if len(rec) == GONE_LEN:
@@ -479,8 +489,9 @@ class Answerer:
         alive = set(pids)
         if self.files is not None:
             self.files.keep_only(alive)
-        for pid in [p for p in self.sent if p not in alive]:
-            del self.sent[pid]
+        for sent in self.sent.values():
+            for pid in [p for p in sent if p not in alive]:
+                del sent[pid]
 
 
 _LEN = struct.Struct("<Q")
