@@ -114,6 +114,15 @@ def main(argv: list[str] | None = None) -> int:
         f"({watch['full_snapshots']} full) and {watch['tui_refreshes']} TUI refreshes ran; "
         f"{watch['marked_checked']} churn processes cross-checked against known namespaces"
     )
+    rates = figures.get("watch_rates", {})
+    alone = figures.get("driver_alone", {})
+    print(
+        f"  the generator alone, same run: {alone.get('starts_per_second', 0):.0f} starts/s; "
+        f"snapshots/s quiet {rates.get('snapshots_per_second_quiet', 0)}, in the churn "
+        f"{rates.get('snapshots_per_second_in_churn', 0)} (TUI refreshes/s "
+        f"{rates.get('tui_refreshes_per_second_in_churn', 0)}); the kernel counted "
+        f"{driver.get('kernel_forks', 0)} forks and clones meanwhile (threads included)"
+    )
     print(f"  snapshot problems: {problems} {dict(watch['error_counts']) or ''}")
     for name in ("exceptions",):
         for text in watch[name][:3]:

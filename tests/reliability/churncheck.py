@@ -10,10 +10,11 @@ second:
   carries, and each namespace lists only processes of the snapshot that carry it;
 - members of a cgroup exist in that snapshot (issue 7), and a process's cgroup (in a
   hierarchy the snapshot walked) is one of the snapshot's cgroups;
-- no namespace is attributed to the wrong process: a process launched by the churn into
-  anchor K's namespaces (recognised by its argv ``sleep SECONDS MARKER-K``, which it has only
-  after the exec, when it has been in those namespaces since its fork) carries exactly
-  anchor K's namespace identities, for every type that was read.
+- no namespace is attributed to the wrong process: a process the churn runs in anchor K's
+  namespaces (recognised by its argv ``[dash, -s, MARKER-K]`` — the anchor's forking helper
+  and every child it forks, in those namespaces from their fork — or ``[sleep, 0.2,
+  MARKER-K]``, exec'd by such a child) carries exactly anchor K's namespace identities, for
+  every type that was read.
 """
 
 from __future__ import annotations
@@ -299,7 +300,7 @@ def run_churn(
     cgroup_parents: list[str],
     *,
     tag: str,
-    inflight: int = 32,
+    max_rate: float = 1_500.0,
     with_tui: bool = True,
     timeout: float = 600,
     min_snapshots: int = 4,
@@ -309,7 +310,7 @@ def run_churn(
         ready = Path(tmp) / "ready.json"
         stop_file = Path(tmp) / "enough"
         argv = [sys.executable, str(CHURN_SCRIPT), "drive", "--starts", str(starts)]
-        argv += ["--tag", tag, "--ready", str(ready), "--inflight", str(inflight)]
+        argv += ["--tag", tag, "--ready", str(ready), "--max-rate", str(max_rate)]
         argv += ["--stop-file", str(stop_file), "--max-seconds", str(max(timeout - 30, 30))]
         for parent in cgroup_parents:
             argv += ["--cgroup-parent", parent]
@@ -333,3 +334,31 @@ def run_churn(
                 driver.communicate()
     summary = json.loads(out) if driver.returncode == 0 and out.strip() else {}
     return ChurnResult(summary, driver.returncode, err, watch)
+
+
+def run_driver_alone(
+    starts: int, cgroup_parents: list[str], *, tag: str, timeout: float = 300
+) -> dict[str, Any]:
+    """The generator alone (nothing watching): its JSON summary, the reference rate."""
+    argv = [sys.executable, str(CHURN_SCRIPT), "drive", "--starts", str(starts), "--tag", tag]
+    argv += ["--max-seconds", str(max(timeout - 30, 30))]
+    for parent in cgroup_parents:
+        argv += ["--cgroup-parent", parent]
+    driver = subprocess.Popen(
+        argv,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        out, err = driver.communicate(timeout=timeout)
+    finally:
+        if driver.poll() is None:
+            os.killpg(driver.pid, signal.SIGKILL)
+            driver.communicate()
+    if driver.returncode != 0 or not out.strip():
+        return {"starts": 0, "elapsed": 0.0, "failures": {"driver": 1}, "stderr": err[-2000:]}
+    summary: dict[str, Any] = json.loads(out)
+    return summary

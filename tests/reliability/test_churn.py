@@ -1,6 +1,6 @@
-"""nstui under process churn: 2,000 process starts at full speed while snapshots run back to
-back and the TUI refreshes on a live source (benchmarks/churn.py does 10,000 and prints the
-rate; this test does 2,000 to stay within a few seconds).
+"""nstui under process churn: 2,000 process starts at 1,500 a second while snapshots run back
+to back and the TUI refreshes on a live source (benchmarks/churn.py does 10,000 and prints the
+rates; this test does 2,000 to stay within a few seconds).
 
 What each snapshot must satisfy is described and checked in churncheck.py. The churn runs
 once per module; each test below asserts one promise about it.
