@@ -249,7 +249,8 @@ class Driver:
         self.sleep = _which("sleep")
         self.unshare = _which("unshare")
         self.nsenter = _which("nsenter")
-        self.dash = _which("dash")
+        # dash (Debian's /bin/sh) forks fastest; any POSIX sh that takes -s will do
+        self.dash = shutil.which("dash") or "/bin/sh"
         self.result = DriveResult()
         self.anchors: list[Anchor] = []
         self.helpers: list[Helper] = []
