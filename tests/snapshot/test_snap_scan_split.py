@@ -20,6 +20,7 @@ from nstui.kernel.namespaces import build_namespaces
 from nstui.kernel.nstypes import NsType
 from nstui.kernel.procfs import scan_processes
 from nstui.model.scanner import ROOT_EVERY, WALK_EVERY, LiveSource
+from tests.reliability.churncheck import check_snapshot
 
 from .conftest import wait_for
 from .test_snap_scan import cgroup_path, pids_hid
@@ -240,4 +241,44 @@ def test_refresh_notices_move_to_the_top_cgroup_unread(spawn, test_cgroup_parent
     seen = [source.take().processes[child.pid].cgroups[hid] for _ in range(WALK_EVERY)]
     assert seen[-1] == top.root
     assert child.pid not in source.take().cgroups[(hid, cgroup_path(parent))].pids
+    source.close()
+
+
+#: argv marker of the mini churn's processes (a number, so that sleep takes it as one more
+#: duration: ``sleep 0.05 MARKER``), as tests/reliability/churncheck recognises them
+MARKER = "0.000000013579"
+CHURN_SCRIPT = f"while :; do sleep 0.05 {MARKER} & sleep 0.005 {MARKER}; done\n"
+
+
+@pytest.mark.root
+def test_split_scans_under_churn_are_consistent(spawn, small_chunks) -> None:  # type: ignore[no-untyped-def]
+    """Processes appear and vanish in their own namespaces while takes split with the
+    helper run back to back: every snapshot is consistent, and every churn process has
+    exactly its anchor's namespaces."""
+    anchor = spawn(
+        ["unshare", "--uts", "--ipc", "--fork", "dash", "-s", MARKER],
+        stdin=subprocess.PIPE,
+    )
+    anchor.stdin.write(CHURN_SCRIPT.encode())
+    anchor.stdin.flush()
+
+    def shell() -> int | None:
+        for p in scan_processes().values():
+            if p.cmdline == ("dash", "-s", MARKER):
+                return p.pid
+        return None
+
+    wait_for(lambda: shell() is not None)
+    dash = shell()
+    assert dash is not None
+    anchors = {MARKER: procfs.read_ns(dash)}
+    assert anchors[MARKER][NsType.UTS] != procfs.read_ns(os.getpid())[NsType.UTS]
+    source = LiveSource(holders=True)
+    checked = 0
+    for i in range(24):
+        snap = source.take_full() if i % 6 == 0 else source.take()
+        problems, seen = check_snapshot(snap, anchors)
+        assert problems == [], problems[:5]
+        checked += seen
+    assert checked > 24  # the churn really ran through the snapshots
     source.close()
