@@ -6,6 +6,8 @@ Starts N holder processes (`sleep`) spread over 200 namespace sets (each made by
 
 - a full snapshot (``LiveSource(holders=False).take()``: 8 namespace types, cgroup
   membership, process facts, namespaces with owners/parents/facts, cgroup trees, mounts),
+  in this process (its scan helper process and kept /proc fds already there, as in the TUI)
+  and as the first one of a new process,
 - the same with the holders scan (bind mounts in every mount namespace, every process's
   fds: what finds namespaces no process is in), which the TUI runs on full takes only,
 - an incremental refresh (``take()`` again on the same source),
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import json
 import os
 import resource
 import signal
@@ -169,6 +172,39 @@ def _run(argv: list[str]) -> None:
     subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
 
 
+#: A first snapshot in a fresh process: no scan helper yet, no kept fds (what `nstui` and
+#: `nstui snapshot` pay on start). Prints wall and CPU seconds of the take alone.
+COLD_TAKE = """
+import json, resource, sys, time
+sys.path.insert(0, sys.argv[1])
+from nstui.kernel import procfs
+from nstui.model.scanner import LiveSource
+source = LiveSource(holders=False)
+r0 = resource.getrusage(resource.RUSAGE_SELF)
+start = time.perf_counter()
+source.take()
+wall = time.perf_counter() - start
+r1 = resource.getrusage(resource.RUSAGE_SELF)
+cpu = r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime
+pid = procfs.helper_pid()
+if pid is not None:
+    with open(f"/proc/{pid}/stat", "rb") as f:
+        fields = f.read().rsplit(b")", 1)[1].split()
+    cpu += (int(fields[11]) + int(fields[12])) / procfs.CLK_TCK
+print(json.dumps([wall, cpu]))
+"""
+
+
+def _cold_take() -> tuple[float, float]:
+    """(wall, CPU) seconds of a first snapshot in a new process."""
+    root = str(Path(__file__).resolve().parent.parent)
+    done = subprocess.run(
+        [sys.executable, "-c", COLD_TAKE, root], capture_output=True, text=True, check=True
+    )
+    wall, cpu = json.loads(done.stdout)
+    return float(wall), float(cpu)
+
+
 def _snapshot_memory() -> tuple[float, int]:
     """(MB held by one full snapshot and its source's caches, process count)."""
     gc.collect()
@@ -204,17 +240,25 @@ def measure(total: int, runs: int, sets: int, ncgroups: int) -> None:
             t.time("refresh", source.take)
             if i < 3:
                 t.time("lsns", lambda: _run(["lsns"]))
+            cold_wall, cold_cpu = _cold_take()
+            t.wall.setdefault("cold", []).append(cold_wall)
+            t.cpu.setdefault("cold", []).append(cold_cpu)
         mem_mb, seen = _snapshot_memory()
     (full, full_cpu), (with_holders, holders_cpu) = t.median("full"), t.median("holders")
     (refresh, refresh_cpu), (ps, ps_cpu) = t.median("refresh"), t.median("ps")
     lsns, lsns_cpu = t.median("lsns")
     scan, scan_cpu = t.median("scan")
+    cold, cold_cpu = t.median("cold")
     print(
         f"N={total}: {seen} processes seen, {sets} namespace sets, {ncgroups} cgroups "
         f"(setup {setup:.1f} s, medians of {runs} runs; load average {os.getloadavg()[0]:.1f})"
     )
     print("                      wall        CPU")
     print(f"  full snapshot     {full:7.3f} s  {full_cpu:7.3f} s")
+    print(
+        f"  first in new proc {cold:7.3f} s  {cold_cpu:7.3f} s"
+        f"   cold/ps      = {cold / ps:.2f} wall   (no helper process or kept fds yet)"
+    )
     print(
         f"  + holders scan    {with_holders:7.3f} s  {holders_cpu:7.3f} s"
         "   (bind mounts, fds; full takes only)"
