@@ -408,9 +408,9 @@ def test_run_killed_while_its_helper_starts_starts_nothing(
         ]
         assert not started, f"the command runs on without the app that started it: {started}"
         logs = set(LAUNCH_LOGS.iterdir()) - logs_before
-        texts = [p.read_text(errors="replace") for p in logs if p.name.startswith("")]
-        assert any(seconds in t and "caller is gone" in t for t in texts), texts
-        assert not any("Traceback" in t for t in texts), texts
+        texts = [t for t in (p.read_text(errors="replace") for p in logs) if seconds in t]
+        assert len(texts) == 1 and "caller is gone" in texts[0], texts
+        assert "Traceback" not in texts[0], texts
     finally:
         for log in (set(LAUNCH_LOGS.iterdir()) if LAUNCH_LOGS.is_dir() else set()) - logs_before:
             if seconds in log.read_text(errors="replace"):
