@@ -9,8 +9,9 @@ then runs the real app (LiveSource, headless via ``App.run_test``) and prints:
   (full) snapshot; every holder's pid is checked to be among those rows;
 - refresh: R refreshes started as the interval starts them (incremental takes) and F started
   as ``r`` starts them (full takes, everything re-read): the scan in the worker, snapshot ->
-  painted (row building in the worker, the apply on the event loop, the screen refresh), and
-  the apply on the event loop alone;
+  painted (building the rows of the view on screen in the worker, the apply on the event
+  loop, the screen refresh), the apply on the event loop alone, and snapshot -> the other
+  (hidden) views' rows applied as well;
 - keypress latency during a refresh: a key sent while a refresh worker runs, until the
   cursor moved (its handler ran), beside the same with no refresh running as the reference.
 
@@ -80,25 +81,20 @@ def _ms(seconds: float) -> str:
 
 async def _refresh(app: NstuiApp, full: bool) -> None:
     """One refresh as the interval (or, with FULL, the r key) starts it, until painted."""
-    seen = app.painted
+    seen, complete = app.painted, app.complete
     app.request_refresh(full=full)
-    while app.painted == seen:
+    while app.painted == seen or app.complete == complete:
         await asyncio.sleep(0.002)
 
 
-def _refreshes(
-    app: NstuiApp, what: str, scans: list[float], to_screen: list[float], applies: list[float]
-) -> None:
-    print(f"{what}: {len(scans)} runs")
-    print(f"  scan (worker)          median {_ms(statistics.median(scans))}  max {_ms(max(scans))}")
-    print(
-        f"  snapshot -> painted    median {_ms(statistics.median(to_screen))}"
-        f"  max {_ms(max(to_screen))}"
-    )
-    print(
-        f"  apply on the loop      median {_ms(statistics.median(applies))}"
-        f"  max {_ms(max(applies))}"
-    )
+def _line(what: str, values: list[float]) -> None:
+    print(f"  {what:<22} median {_ms(statistics.median(values))}  max {_ms(max(values))}")
+
+
+def _refreshes(what: str, figures: dict[str, list[float]]) -> None:
+    print(f"{what}: {len(figures['scan (worker)'])} runs")
+    for name, values in figures.items():
+        _line(name, values)
 
 
 async def _keys_during(app: NstuiApp, presses: int, full: bool) -> list[float]:
@@ -106,10 +102,12 @@ async def _keys_during(app: NstuiApp, presses: int, full: bool) -> list[float]:
     view = app.processes_view
     latencies: list[float] = []
     for i in range(presses):
-        seen = app.painted
+        seen, complete = app.painted, app.complete
         app.request_refresh(full=full)
         await asyncio.sleep(0.01 + 0.02 * (i % 5))
         if app.painted != seen:
+            while app.complete == complete:
+                await asyncio.sleep(0.002)
             continue  # the refresh was already over: not a press "during a refresh"
         before = view.cursor_key
         pressed = time.perf_counter()
@@ -118,7 +116,7 @@ async def _keys_during(app: NstuiApp, presses: int, full: bool) -> list[float]:
         while view.cursor_key == before:
             await asyncio.sleep(0.0005)
         latencies.append(time.perf_counter() - pressed)
-        while app.painted == seen:
+        while app.painted == seen or app.complete == complete:
             await asyncio.sleep(0.002)
     return latencies
 
@@ -161,21 +159,28 @@ async def measure(pids: list[int], refreshes: int, full_refreshes: int) -> None:
             print(f"  !! {len(missing)} holders missing from the first snapshot's rows")
         print(f"  first scan (worker)    {_ms(app.last_scan_seconds)}")
         print(f"  snapshot -> painted    {_ms(app.last_snapshot_to_screen)}")
+        while app.complete == 0:
+            await asyncio.sleep(0.002)
+        print(f"  all views applied      {_ms(time.perf_counter() - created)}  (not on screen)")
 
         for full_take, what, runs in (
             (False, "refresh, as the interval starts it (incremental take)", refreshes),
             (True, "refresh with r (full take)", full_refreshes),
         ):
-            scans: list[float] = []
-            to_screen: list[float] = []
-            applies: list[float] = []
+            figures: dict[str, list[float]] = {
+                "scan (worker)": [],
+                "snapshot -> painted": [],
+                "apply on the loop": [],
+                "all views applied": [],
+            }
             for _ in range(runs):
                 await _refresh(app, full_take)
-                scans.append(app.last_scan_seconds)
-                to_screen.append(app.last_snapshot_to_screen)
-                applies.append(app.last_apply_seconds)
+                figures["scan (worker)"].append(app.last_scan_seconds)
+                figures["snapshot -> painted"].append(app.last_snapshot_to_screen)
+                figures["apply on the loop"].append(app.last_apply_seconds)
+                figures["all views applied"].append(app.last_complete_seconds)
             if runs:
-                _refreshes(app, what, scans, to_screen, applies)
+                _refreshes(what, figures)
 
         idle: list[float] = []
         for i in range(10):

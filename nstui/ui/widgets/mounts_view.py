@@ -415,7 +415,8 @@ class MountsView(Widget):
             table.add_row(*map(_cell, row.cells), key=row.key)
         self._filled += len(rows)
 
-    @work(exclusive=True, group="mounts-fill", exit_on_error=False)
+    # described here: Textual would describe it by the repr of its arguments (every row)
+    @work(exclusive=True, group="mounts-fill", exit_on_error=False, description="mounts fill")
     async def _fill_rest(self, rows: list[Row], selected: str | None, generation: int) -> None:
         """Add the rows after the first chunk, a chunk per turn of the event loop (keys,
         and the table's measuring of the last chunk, run in between)."""

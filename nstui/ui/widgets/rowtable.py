@@ -16,7 +16,7 @@ from rich.segment import Segment
 from rich.style import Style
 from textual import events
 from textual.binding import Binding, BindingType
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
@@ -26,6 +26,7 @@ from nstui.ui.rows import (
     Key,
     Line,
     Prepared,
+    Row,
     RowSet,
     ViewState,
     flatten,
@@ -112,6 +113,11 @@ class RowTable(ScrollView, can_focus=True):
         self.on_expand_lazy: Callable[[Key], None] | None = None
         self._loaded = False
         self._style_cache: dict[str, Style] = {}
+        #: this widget's style, computed once per render pass (render_lines)
+        self._base: Style | None = None
+        #: key -> (row, line, highlight, width, base style, strip): a repaint after a refresh
+        #: re-renders only lines whose row, place or highlight changed
+        self._strips: dict[Key, tuple[Row, Line, str, int, Style, Strip]] = {}
 
     # ----- data -----------------------------------------------------------------------------
 
@@ -257,11 +263,20 @@ class RowTable(ScrollView, can_focus=True):
 
     def notify_style_update(self) -> None:
         self._style_cache.clear()
+        self._strips.clear()
         super().notify_style_update()
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # rich_style walks the ancestors' styles (~1 ms): once per pass, not once a line
+        self._base = self.rich_style
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._base = None
 
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
-        base = self.rich_style
+        base = self._base if self._base is not None else self.rich_style
         if y == 0:
             return self._header_strip(width, base)
         index = int(self.scroll_y) + y - 1
@@ -288,16 +303,35 @@ class RowTable(ScrollView, can_focus=True):
     def _row_strip(self, index: int, width: int, base: Style) -> Strip:
         line = self.lines[index]
         row = self.rowset.rows[line.key]
+        if line.key == self.cursor_key:
+            highlight = "rowtable--cursor" if self.has_focus else "rowtable--cursor-blurred"
+        elif line.key in self.fresh:
+            highlight = "rowtable--new"
+        else:
+            highlight = ""
+        cached = self._strips.get(line.key)
+        if (
+            cached is not None
+            and cached[0] is row
+            and cached[1] == line
+            and cached[2] == highlight
+            and cached[3] == width
+            and cached[4] == base
+        ):
+            return cached[5]
+        strip = self._make_row_strip(line, row, highlight, width, base)
+        if len(self._strips) > 4096:  # keep it to about what was on screen lately
+            self._strips.clear()
+        self._strips[line.key] = (row, line, highlight, width, base, strip)
+        return strip
+
+    def _make_row_strip(
+        self, line: Line, row: Row, highlight: str, width: int, base: Style
+    ) -> Strip:
         row_style = base + Style.parse(row.style) if row.style else base
         if line.dim:
             row_style += self._style("rowtable--dim")
-        if line.key == self.cursor_key:
-            name = "rowtable--cursor" if self.has_focus else "rowtable--cursor-blurred"
-            over = self._style(name)
-        elif line.key in self.fresh:
-            over = self._style("rowtable--new")
-        else:
-            over = None
+        over = self._style(highlight) if highlight else None
         guide_style = self._style("rowtable--guide")
         segments: list[Segment] = []
         ncols = len(self.columns)
