@@ -48,6 +48,12 @@ class _Texts(NamedTuple):
     container: bool
     search: str
     kernel_thread: bool
+    # made once here, so a row whose CPU or memory moved costs one tuple of each
+    pid_text: str
+    command_key: str
+    label_key: str | None
+    style: str
+    cell_styles: tuple[str, ...]
 
 
 #: cell styles by (namespaces differ from the host's, the label is a container's)
@@ -66,9 +72,8 @@ class ProcessRowBuilder:
     worker at a time."""
 
     def __init__(self) -> None:
-        self._texts: dict[int, _Texts] = {}
-        #: pid -> (texts, cpu_percent, rss, parent) the row was made from, and the row
-        self._rows: dict[int, tuple[_Texts, float | None, int | None, int | None, Row]] = {}
+        #: pid -> the process the row was made from, its texts, CPU, memory, parent, row
+        self._rows: dict[int, _Made] = {}
         self._last: RowSet | None = None
         self._host: Mapping[NsType, NsId] = {}
         #: per shared ns dict / cgroups dict (the scanner interns them): the texts made of
@@ -79,7 +84,6 @@ class ProcessRowBuilder:
     def build(self, snapshot: Snapshot) -> RowSet:
         host = snapshot.host.host_ns
         if host != self._host:
-            self._texts = {}
             self._rows = {}
             self._last = None
             self._ns_memo = {}
@@ -88,16 +92,21 @@ class ProcessRowBuilder:
         if len(self._ns_memo) + len(self._cg_memo) > 2 * len(procs) + 1000:
             self._ns_memo = {}
             self._cg_memo = {}
-        old = self._texts
         old_rows = self._rows
-        texts: dict[int, _Texts] = {}
-        made: dict[int, tuple[_Texts, float | None, int | None, int | None, Row]] = {}
+        made: dict[int, _Made] = {}
         rows: dict[Key, Row] = {}
         # the tree keeps its shape while every row is reused with its parent
         same_shape = self._last is not None and len(procs) == len(old_rows)
         for pid in sorted(procs):
             proc = procs[pid]
-            t = old.get(pid)
+            parent = proc.ppid if proc.ppid in procs else None
+            before = old_rows.get(pid)
+            if before is not None and before.proc is proc and before.parent == parent:
+                # carried over by the scanner as the same object: nothing changed
+                made[pid] = before
+                rows[pid] = before.row
+                continue
+            t = before.texts if before is not None else None
             # == on the dicts is cheap: the scanner interns NsIds, so values compare by identity
             if (
                 t is None
@@ -109,26 +118,22 @@ class ProcessRowBuilder:
                 or (t.cgroups is not proc.cgroups and t.cgroups != proc.cgroups)
             ):
                 t = self._texts_of(snapshot, proc)
-            texts[pid] = t
-            parent = proc.ppid if proc.ppid in procs else None
             cpu = proc.cpu_percent
             rss = proc.rss
-            before = old_rows.get(pid)
             if (
                 before is not None
-                and before[0] is t
-                and before[1] == cpu
-                and before[2] == rss
-                and before[3] == parent
+                and before.texts is t
+                and before.cpu == cpu
+                and before.rss == rss
+                and before.parent == parent
             ):
-                row = before[4]
+                row = before.row
             else:
-                if before is None or before[3] != parent:
+                if before is None or before.parent != parent:
                     same_shape = False
-                row = _row(pid, proc, t, parent)
-            made[pid] = (t, cpu, rss, parent, row)
+                row = _row(pid, t, cpu, rss, parent)
+            made[pid] = _Made(proc, t, cpu, rss, parent, row)
             rows[pid] = row
-        self._texts = texts
         self._rows = made
         if same_shape and self._last is not None:
             # same pids with the same parents: the children lists are the last build's
@@ -153,33 +158,29 @@ class ProcessRowBuilder:
         return _texts_of(snapshot, proc, flags, differ, inos + " " + cg_memo[1])
 
 
-def _row(pid: int, proc: Process, t: _Texts, parent: int | None) -> Row:
+class _Made(NamedTuple):
+    """What a process's row was made from, and the row."""
+
+    proc: Process
+    texts: _Texts
+    cpu: float | None
+    rss: int | None
+    parent: int | None
+    row: Row
+
+
+def _row(pid: int, t: _Texts, cpu: float | None, rss: int | None, parent: int | None) -> Row:
     return Row(
-        key=pid,
-        parent=parent,
-        cells=(
-            str(pid),
-            t.user,
-            percent(proc.cpu_percent),
-            human_bytes(proc.rss),
-            t.flags,
-            t.label,
-            t.command,
-        ),
-        sort=(
-            pid,
-            t.user,
-            proc.cpu_percent,
-            proc.rss,
-            t.differ,
-            t.label or None,
-            t.command.lower(),
-        ),
-        search=t.search,
-        style="dim" if t.kernel_thread else "",
+        pid,
+        parent,
+        (t.pid_text, t.user, percent(cpu), human_bytes(rss), t.flags, t.label, t.command),
+        (pid, t.user, cpu, rss, t.differ, t.label_key, t.command_key),
+        t.search,
+        t.style,
         # systemd units are shown too, dimmed: only containers stand out
-        cell_styles=_STYLES[(t.differ > 0, t.container)],
-        expanded=pid != KTHREADD,
+        t.cell_styles,
+        False,
+        pid != KTHREADD,
     )
 
 
@@ -189,7 +190,9 @@ def _texts_of(snapshot: Snapshot, proc: Process, flags: str, differ: int, ids: s
     label_text = label.display if label is not None else ""
     user = proc.user if proc.user is not None else ("?" if proc.uid is None else str(proc.uid))
     command = proc.command
-    search = " ".join((str(proc.pid), user, command, proc.comm, label_text, ids)).lower()
+    pid_text = str(proc.pid)
+    search = " ".join((pid_text, user, command, proc.comm, label_text, ids)).lower()
+    container = label is not None and label.is_container
     return _Texts(
         start_time=proc.start_time,
         ppid=proc.ppid,
@@ -202,9 +205,14 @@ def _texts_of(snapshot: Snapshot, proc: Process, flags: str, differ: int, ids: s
         flags=flags,
         differ=differ,
         label=label_text,
-        container=label is not None and label.is_container,
+        container=container,
         search=search,
         kernel_thread=proc.is_kernel_thread,
+        pid_text=pid_text,
+        command_key=command.lower(),
+        label_key=label_text or None,
+        style="dim" if proc.is_kernel_thread else "",
+        cell_styles=_STYLES[(differ > 0, container)],
     )
 
 
