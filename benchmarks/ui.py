@@ -92,7 +92,8 @@ async def _refresh(app: NstuiApp, full: bool) -> None:
 
 
 def _line(what: str, values: list[float]) -> None:
-    print(f"  {what:<22} median {_ms(statistics.median(values))}  max {_ms(max(values))}")
+    each = " ".join(f"{v * 1000:.0f}" for v in values)
+    print(f"  {what:<22} median {_ms(statistics.median(values))}  max {_ms(max(values))}  ({each})")
 
 
 def _refreshes(what: str, figures: dict[str, list[float]]) -> None:
