@@ -102,9 +102,21 @@ def _refreshes(what: str, figures: dict[str, list[float]]) -> None:
         _line(name, values)
 
 
+async def _press(app: NstuiApp, key: str) -> float:
+    """Seconds from sending KEY until the process view's cursor moved."""
+    view = app.processes_view
+    before = view.cursor_key
+    pressed = time.perf_counter()
+    app.simulate_key(key)
+    while view.cursor_key == before:
+        if time.perf_counter() - pressed > 30:
+            raise RuntimeError(f"the key {key!r} did not move the cursor")
+        await asyncio.sleep(0.0005)
+    return time.perf_counter() - pressed
+
+
 async def _keys_during(app: NstuiApp, presses: int, full: bool) -> list[float]:
     """Latency of keys sent while a refresh worker runs (pressed at different moments)."""
-    view = app.processes_view
     latencies: list[float] = []
     for i in range(presses):
         seen, complete = app.painted, app.complete
@@ -114,13 +126,9 @@ async def _keys_during(app: NstuiApp, presses: int, full: bool) -> list[float]:
             while app.complete == complete:
                 await asyncio.sleep(POLL)
             continue  # the refresh was already over: not a press "during a refresh"
-        before = view.cursor_key
-        pressed = time.perf_counter()
         # Not pilot.press: it waits until the process is idle, i.e. for the refresh.
-        app.simulate_key("j" if i % 2 == 0 else "k")
-        while view.cursor_key == before:
-            await asyncio.sleep(0.0005)
-        latencies.append(time.perf_counter() - pressed)
+        # Down then up, by the presses made: from the top row both keys move the cursor.
+        latencies.append(await _press(app, "j" if len(latencies) % 2 == 0 else "k"))
         while app.painted == seen or app.complete == complete:
             await asyncio.sleep(POLL)
     return latencies
@@ -164,6 +172,10 @@ async def measure(pids: list[int], refreshes: int, full_refreshes: int) -> None:
             print(f"  !! {len(missing)} holders missing from the first snapshot's rows")
         print(f"  first scan (worker)    {_ms(app.last_scan_seconds)}")
         print(f"  snapshot -> painted    {_ms(app.last_snapshot_to_screen)}")
+        print(
+            f"    rows built {_ms(app.last_build_seconds)}, wait {_ms(app.last_wait_seconds)},"
+            f" apply {_ms(app.last_apply_seconds)}, paint {_ms(app.last_paint_seconds)}"
+        )
         while app.complete == 0:
             await asyncio.sleep(POLL)
         print(f"  all views applied      {_ms(time.perf_counter() - created)}  (not on screen)")
@@ -175,26 +187,28 @@ async def measure(pids: list[int], refreshes: int, full_refreshes: int) -> None:
             figures: dict[str, list[float]] = {
                 "scan (worker)": [],
                 "snapshot -> painted": [],
-                "apply on the loop": [],
+                "  rows built (worker)": [],
+                "  wait for the loop": [],
+                "  apply on the loop": [],
+                "  paint": [],
                 "all views applied": [],
             }
             for _ in range(runs):
                 await _refresh(app, full_take)
                 figures["scan (worker)"].append(app.last_scan_seconds)
                 figures["snapshot -> painted"].append(app.last_snapshot_to_screen)
-                figures["apply on the loop"].append(app.last_apply_seconds)
+                figures["  rows built (worker)"].append(app.last_build_seconds)
+                figures["  wait for the loop"].append(app.last_wait_seconds)
+                figures["  apply on the loop"].append(app.last_apply_seconds)
+                figures["  paint"].append(app.last_paint_seconds)
                 figures["all views applied"].append(app.last_complete_seconds)
             if runs:
                 _refreshes(what, figures)
 
         idle: list[float] = []
+        view.action_cursor_top()
         for i in range(10):
-            before = view.cursor_key
-            pressed = time.perf_counter()
-            app.simulate_key("j" if i % 2 == 0 else "k")
-            while view.cursor_key == before:
-                await asyncio.sleep(0.0005)
-            idle.append(time.perf_counter() - pressed)
+            idle.append(await _press(app, "j" if i % 2 == 0 else "k"))
         print(f"keypress, no refresh     median {_ms(statistics.median(idle))}  (reference)")
         _print_keys("keypress during refresh ", await _keys_during(app, refreshes * 4, False))
         _print_keys("keypress during r       ", await _keys_during(app, full_refreshes * 2, True))

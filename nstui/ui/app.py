@@ -130,6 +130,8 @@ class SnapshotReady(Message):
         #: time.perf_counter() when the snapshot was complete (before the rows were built)
         self.scanned_at = scanned_at
         self.first_part = first_part
+        #: time.perf_counter() when the rows were built, before posting
+        self.built_at = time.perf_counter()
         self.last_part = last_part
 
 
@@ -231,6 +233,11 @@ class NstuiApp(App[int]):
         #: seconds the last SnapshotReady took to apply on the event loop
         self.last_apply_seconds = 0.0
         self.last_scan_seconds = 0.0
+        #: of the last snapshot -> screen: building the rows of the view on screen (worker),
+        #: their message waiting for the event loop, and the paint after the apply
+        self.last_build_seconds = 0.0
+        self.last_wait_seconds = 0.0
+        self.last_paint_seconds = 0.0
         #: seconds from a complete snapshot to its rows painted (row building included)
         self.last_snapshot_to_screen = 0.0
         #: snapshots whose rows have been painted (the view on screen), and
@@ -481,17 +488,21 @@ class NstuiApp(App[int]):
         self._error_shown = False  # a later failure is news again
         if message.first_part:
             # the view on screen has the new rows: what the figures below are about
-            self.last_apply_seconds = time.perf_counter() - started
+            applied = time.perf_counter()
+            self.last_apply_seconds = applied - started
             self.last_scan_seconds = message.scan_seconds
-            self.call_after_refresh(self._painted, message.scanned_at)
+            self.last_build_seconds = message.built_at - message.scanned_at
+            self.last_wait_seconds = started - message.built_at
+            self.call_after_refresh(self._painted, message.scanned_at, applied)
         if message.last_part:
             self.complete += 1
             self.last_complete_seconds = time.perf_counter() - message.scanned_at
 
-    def _painted(self, scanned_at: float) -> None:
+    def _painted(self, scanned_at: float, applied: float) -> None:
         """The screen has been updated with a snapshot's rows."""
         now = time.perf_counter()
         self.last_snapshot_to_screen = now - scanned_at
+        self.last_paint_seconds = now - applied
         if self.first_painted_at is None:
             self.first_painted_at = now
         self.painted += 1
