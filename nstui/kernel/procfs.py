@@ -8,10 +8,14 @@ live process. A pid that vanishes mid-scan is dropped silently; a field that can
 Speed: a full scan costs ~70 us of CPU per process here, about half of it the kernel's
 (15 syscalls: stat, 8 namespace links, cmdline, uid or status) and half Python's. So the scan
 makes as few syscalls as it can (os.open/os.read/os.close, one stat(2) per namespace link;
-see ``procread``), hands part of the pids to a helper process to use a second core, takes
-cgroup membership from the cgroup walk when the caller has it, and on a refresh re-reads only
-/proc/PID/stat (one pread on a kept fd) of a process seen before (same pid and start time),
-reusing its slow, rarely-changing facts (namespaces, cmdline, uid, NSpid, odd threads).
+see ``procread``) and takes cgroup membership from the cgroup walk when the caller has it.
+The second core: the pid list is read from both ends, a helper process taking chunks from
+the front (a few requests in flight) while this process reads from the back and builds every
+record, so the split follows how busy each side is (``_Scan``). On a refresh a process seen
+before (same pid and start time) costs one pread of /proc/PID/stat on a kept fd, and nothing
+more when that text did not change (the helper leaves such processes out of its answer); its
+slow, rarely-changing facts (namespaces, cmdline, uid, NSpid, odd threads) are reused, and a
+rotating share is verified (uid and namespace links) instead of read in full.
 """
 
 from __future__ import annotations

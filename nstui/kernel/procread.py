@@ -2,9 +2,11 @@
 
 At 10,000 processes a scan is ~150,000 syscalls, most of the time spent in the kernel, and
 one Python thread cannot use the second core (threads measured no faster here: the GIL and
-shared /proc dentries). So ``nstui.kernel.procfs`` can hand part of the pids to a helper
-process running this file. The file imports only the standard library, so the helper starts
-with ``python -S`` in ~10 ms; records are plain tuples so ``marshal`` carries them.
+shared /proc dentries). So ``nstui.kernel.procfs`` hands chunks of the pids to a helper
+process running this file (``serve``, ``Answerer``: it keeps its own stat fds, and
+remembers what it sent to leave unchanged processes out). The file imports only the
+standard library, so the helper starts with ``python -S`` in ~10 ms; records are plain
+tuples so ``marshal`` carries them.
 
 A record is ``None``-free and one of (indices below):
 
