@@ -154,7 +154,14 @@ async def measure(pids: list[int], refreshes: int, full_refreshes: int) -> None:
 
     # A long interval: refreshes are started by the benchmark, one at a time.
     created = time.perf_counter()
-    app = NstuiApp(_LazySource(LiveSource), None, interval=3600, usage_reader=CgroupUsageReader())
+    # as run_app makes it
+    app = NstuiApp(
+        _LazySource(LiveSource),
+        None,
+        interval=3600,
+        usage_reader=CgroupUsageReader(),
+        gc_freeze=True,
+    )
     first_frame: list[float] = []
 
     async with app.run_test(size=(160, 50)):

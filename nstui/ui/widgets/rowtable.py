@@ -112,6 +112,8 @@ class RowTable(ScrollView, can_focus=True):
         #: called with the key of a collapsed row about to open whose children are lazy
         self.on_expand_lazy: Callable[[Key], None] | None = None
         self._loaded = False
+        #: shown on the first line until rows are set for the first time ("Reading /proc …")
+        self.placeholder = ""
         self._style_cache: dict[str, Style] = {}
         #: this widget's style, computed once per render pass (render_lines)
         self._base: Style | None = None
@@ -281,6 +283,9 @@ class RowTable(ScrollView, can_focus=True):
             return self._header_strip(width, base)
         index = int(self.scroll_y) + y - 1
         if index >= len(self.lines):
+            if y == 1 and self.placeholder and not self._loaded:
+                text = _fit(" " + self.placeholder, width, False)
+                return Strip([Segment(text, base + self._style("rowtable--dim"))], width)
             return Strip.blank(width, base)
         return self._row_strip(index, width, base)
 
