@@ -33,7 +33,7 @@ import signal
 import statistics
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import FrameType
@@ -221,12 +221,91 @@ async def measure(pids: list[int], refreshes: int, full_refreshes: int) -> None:
         _print_keys("keypress during r       ", await _keys_during(app, full_refreshes * 2, True))
 
 
+async def measure_mounts(count: int) -> None:
+    """The mounts view given COUNT overlay mounts (a recorded state: nothing is mounted):
+    time until the union and then the all-mounts table is filled, the longest the event
+    loop was held meanwhile, and a key sent while it fills."""
+    from typing import Any, cast
+
+    from textual.app import App, ComposeResult
+
+    from nstui.kernel.mountinfo import parse_mountinfo
+    from nstui.kernel.union_mounts import MountNamespace, MountScan, union_mounts_of
+    from nstui.model.actions import Actions
+    from nstui.model.mount_actions import MountsState
+    from nstui.model.mounts_recorded import HOST_NS, RecordedMountActions
+    from nstui.model.snapshot import HostInfo, Snapshot
+    from nstui.ui.widgets.mounts_view import MountsView
+
+    lines = ["22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw"]
+    for i in range(count):
+        layer = f"/var/lib/docker/overlay2/{i:064x}"
+        lines.append(
+            f"{100 + i} 22 0:{50 + i} / {layer}/merged rw,relatime - overlay overlay "
+            f"rw,lowerdir=/l/{i}:/l/base,upperdir={layer}/diff,workdir={layer}/work"
+        )
+    ns = MountNamespace(HOST_NS, (1,), 1, tuple(parse_mountinfo("\n".join(lines) + "\n")))
+    state = MountsState(0.0, MountScan((ns,)), tuple(union_mounts_of(ns)))
+    mounts = RecordedMountActions(state=state)
+    actions = Actions(namespaces=cast(Any, None), cgroups=cast(Any, None), mounts=mounts)
+    view = MountsView(actions, id="mounts-view")
+
+    class Host(App[None]):
+        def compose(self) -> ComposeResult:
+            yield view
+
+    host = HostInfo("bench", "", 0.0, 2, 0, 0, True)
+    app = Host()
+    async with app.run_test(size=(160, 50)):
+        view.focus()
+        held = [0.0]
+        filling = [True]
+
+        async def heartbeat() -> None:
+            while filling[0]:
+                before = time.perf_counter()
+                await asyncio.sleep(0.001)
+                held[0] = max(held[0], time.perf_counter() - before - 0.001)
+
+        beat = asyncio.create_task(heartbeat())
+        steps: list[tuple[str, Callable[[], object]]] = [
+            ("union mounts", lambda: view.show_snapshot(Snapshot(0.0, host, {}, {}, (), {}))),
+            ("all mounts (u)", view.action_toggle_union),
+        ]
+        for what, start in steps:
+            held[0] = 0.0
+            started = time.perf_counter()
+            start()
+            await asyncio.sleep(0.05)
+            row = view.table.cursor_row
+            pressed = time.perf_counter()
+            app.simulate_key("j")
+            while view.table.cursor_row == row:
+                await asyncio.sleep(0.0005)
+            key = time.perf_counter() - pressed
+            rows_then = view.table.row_count
+            while view.table.row_count < count + (what != "union mounts") or any(
+                w.group == "mounts-fill" for w in app.workers
+            ):
+                await asyncio.sleep(0.001)
+            filled = time.perf_counter() - started
+            print(
+                f"mounts view, {what:<15} filled in {_ms(filled)}, loop held at most"
+                f" {_ms(held[0])}; a key answered in {_ms(key)} ({rows_then} rows shown then)"
+            )
+        filling[0] = False
+        await beat
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("count", nargs="?", type=int, default=10_000)
     parser.add_argument("--refreshes", type=int, default=8)
     parser.add_argument("--full-refreshes", type=int, default=3)
+    parser.add_argument("--mounts", type=int, default=4000, help="mounts view size (0: skip)")
     args = parser.parse_args()
+    if args.mounts:
+        asyncio.run(measure_mounts(args.mounts))
     with holders(args.count) as pids:
         total = len(os.listdir("/proc")) if os.path.isdir("/proc") else 0
         print(f"{len(pids)} holder processes started ({total} entries in /proc)")
