@@ -5,6 +5,7 @@ notice what changes without an exec."""
 
 from __future__ import annotations
 
+import gc
 import os
 import subprocess
 import sys
@@ -281,4 +282,19 @@ def test_split_scans_under_churn_are_consistent(spawn, small_chunks) -> None:  #
         assert problems == [], problems[:5]
         checked += seen
     assert checked > 24  # the churn really ran through the snapshots
+    source.close()
+
+
+def test_take_leaves_the_cyclic_collector_as_it_was() -> None:
+    """A take pauses the cyclic garbage collector and turns it back on only if it was on."""
+    source = LiveSource(holders=False)
+    assert gc.isenabled()
+    source.take()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        source.take()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
     source.close()
