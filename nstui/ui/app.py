@@ -223,13 +223,14 @@ class NstuiApp(App[int]):
         """``recorded``: the snapshots are not of this host (tests, screenshots), so no live
         cgroup files are read for the detail pane.
 
-        ``gc_freeze``: once the first snapshot is on screen, every object alive then (modules,
-        widgets, and the processes and rows later refreshes carry over) is moved out of the
-        cyclic garbage collector's sight (``gc.freeze``). At 10,000 processes a full
-        collection otherwise walks ~150,000 objects: a 60-100 ms stop of every thread, which
-        fell on the first refreshes. They are still freed by reference counting; only a
-        reference cycle among them would stay. For the program (``run_app``), not for test
-        sessions, which start many apps in one process."""
+        ``gc_freeze``: the cyclic garbage collector is off until the first snapshot is on
+        screen; then every object alive (modules, widgets, and the processes and rows later
+        refreshes carry over) is moved out of its sight (``gc.freeze``) and it is on again.
+        At 10,000 processes a full collection otherwise walks ~150,000 objects: a 60-200 ms
+        stop of every thread, which fell on the first paint and the first refreshes. Those
+        objects are still freed by reference counting; only a reference cycle among them
+        would stay. For the program (``run_app``), not for test sessions, which start many
+        apps in one process."""
         super().__init__()
         self.recorded = recorded
         self.gc_freeze = gc_freeze
@@ -362,10 +363,18 @@ class NstuiApp(App[int]):
             table.placeholder = "Reading /proc …"
         self._scan_started = time.monotonic()
         self._progress = self.set_interval(PROGRESS_EVERY, self._show_progress)
+        if self.gc_freeze:
+            gc.disable()  # until the first snapshot is on screen (_settle_gc)
         self._show_progress()
         # The first scan starts once the first frame (with its progress indicator) is on
         # screen: the worker would otherwise compete with the first paint for the GIL.
         self.call_after_refresh(self._tick)
+
+    def _settle_gc(self) -> None:
+        """After the first snapshot (or its failure): see ``gc_freeze``."""
+        if self.gc_freeze and not gc.isenabled():
+            gc.freeze()
+            gc.enable()
 
     def _show_progress(self) -> None:
         if self.snapshot is not None:
@@ -509,6 +518,7 @@ class NstuiApp(App[int]):
                 self.notify(f"Refresh failed: {event.worker.error}", severity="error", timeout=8)
             if self.snapshot is None:
                 self._end_progress()
+                self._settle_gc()
                 self._set_status(f"Refresh failed: {event.worker.error}")
         if event.state in (WorkerState.SUCCESS, WorkerState.ERROR):
             self._schedule()
@@ -535,8 +545,8 @@ class NstuiApp(App[int]):
         if message.last_part:
             self.complete += 1
             self.last_complete_seconds = time.perf_counter() - message.scanned_at
-            if self.complete == 1 and self.gc_freeze:
-                self.call_after_refresh(gc.freeze)
+            if self.complete == 1:
+                self.call_after_refresh(self._settle_gc)
 
     def _painted(self, scanned_at: float, applied: float) -> None:
         """The screen has been updated with a snapshot's rows."""
@@ -1136,4 +1146,5 @@ def run_app(interval: float) -> int:
         gc_freeze=True,
     )
     app.run()
+    gc.enable()  # quit before the first snapshot came
     return app.return_code or 0
