@@ -23,6 +23,13 @@ def test_numbers_that_moved_keep_the_lines() -> None:
     assert _same_lines(old, _description("1.00 s, 2.5% now", "4.1M"))
 
 
+def test_short_values_stay_on_their_line() -> None:
+    old = _description("-", "4.0M")
+    assert _same_lines(old, _description("0.0% now", "4.0M"), fits=10)
+    assert not _same_lines(old, _description("0.0% now", "4.0M"), fits=5)
+    assert not _same_lines(old, _description("0.0% now", "4.0M"))  # width unknown
+
+
 def test_anything_that_may_wrap_otherwise_needs_a_layout() -> None:
     old = _description("1.00 s, 1.5% now", "4.0M")
     assert not _same_lines(old, _description("1.00 s, 12.5% now", "4.0M"))  # longer

@@ -41,6 +41,10 @@ _TONE_VARIABLES: dict[Tone, tuple[str, str]] = {
 }
 
 
+#: the label column's widest (longer labels fold)
+LABEL_WIDTH = 22
+
+
 def _css() -> str:
     return files("nstui.styles").joinpath("detail.tcss").read_text(encoding="utf-8")
 
@@ -84,7 +88,7 @@ def render_description(
         if section.note:
             parts.append(Text(section.note, style=muted + Style(italic=True)))
         grid = Table.grid(padding=(0, 1), expand=True)
-        grid.add_column(style=muted, max_width=22, overflow="fold")
+        grid.add_column(style=muted, max_width=LABEL_WIDTH, overflow="fold")
         grid.add_column(ratio=1, overflow="fold")
         for row in section.rows:
             grid.add_row(Text(row.label), Text(row.value, style=tones[row.tone]))
@@ -162,7 +166,9 @@ class DetailPane(VerticalScroll):
         elif description == self.description:
             return  # a refresh that changed nothing here: keep the frame as it is
         elif self.description is not None:
-            same_height = _same_lines(self.description, description)
+            # values this short fit the value column whatever they say (labels <= 22 cells)
+            fits = self._body.size.width - LABEL_WIDTH - 2
+            same_height = _same_lines(self.description, description, fits)
         self.description = description
         # A layout re-arranges the whole screen (~0.1 s beside 10,000-row tables): a refresh
         # that only moved numbers (CPU, memory) keeps every line where it was without one.
@@ -178,10 +184,10 @@ class DetailPane(VerticalScroll):
         return render_text(self.description)
 
 
-def _same_lines(old: Description, new: Description) -> bool:
+def _same_lines(old: Description, new: Description, fits: int = 0) -> bool:
     """Whether NEW renders in exactly the lines OLD did: the same title, subtitle, sections
-    and labels, and each value equal or made of words of the same lengths (numbers that
-    moved: "1.5% now" -> "2.5% now"), so every value wraps as before."""
+    and labels, and each value equal, made of words of the same lengths (numbers that
+    moved: "1.5% now" -> "2.5% now"), or both on one line of at most FITS cells."""
     if (old.title, old.subtitle, len(old.sections)) != (
         new.title,
         new.subtitle,
@@ -196,9 +202,17 @@ def _same_lines(old: Description, new: Description) -> bool:
         ):
             return False
         for a, b in zip(before.rows, after.rows, strict=True):
-            if a.label != b.label or (a.value != b.value and not _wraps_alike(a.value, b.value)):
+            if a.label != b.label or (
+                a.value != b.value
+                and not _wraps_alike(a.value, b.value)
+                and not (_one_line(a.value, fits) and _one_line(b.value, fits))
+            ):
                 return False
     return True
+
+
+def _one_line(text: str, fits: int) -> bool:
+    return len(text) <= fits and text.isascii() and "\n" not in text
 
 
 def _wraps_alike(a: str, b: str) -> bool:
