@@ -95,7 +95,8 @@ class Process:
     cgroups: dict[int, str] = field(default_factory=dict)
     #: threads that sit in other namespaces than the process (thread-group leader)
     odd_threads: tuple[ThreadNs, ...] = ()
-    #: CPU use in percent of one CPU since the previous scan; None on the first scan
+    #: CPU use in percent of one CPU since the previous scan; for a process not seen before,
+    #: since it started (ps's %CPU); None when unknown
     cpu_percent: float | None = None
     #: names of fields that could not be read (e.g. "ns", "cmdline", "rss")
     unreadable: frozenset[str] = frozenset()
@@ -172,6 +173,16 @@ def boot_time(proc: str = "/proc") -> float:
             if line.startswith(b"btime "):
                 return float(line.split()[1])
     raise OSError(errno.EIO, f"no btime line in {proc}/stat")
+
+
+def uptime_ticks(proc: str = "/proc") -> int:
+    """Clock ticks since boot (/proc/uptime), the clock of a process's start time; 0 when
+    unreadable."""
+    try:
+        with open(f"{proc}/uptime", "rb") as f:
+            return int(float(f.read().split()[0]) * CLK_TCK)
+    except (OSError, ValueError, IndexError):
+        return 0
 
 
 def list_pids(proc: str = "/proc") -> list[int]:
@@ -365,6 +376,8 @@ class _Builder:
         self.cgroups_known = cgroups_known
         # percent of one CPU per clock tick of CPU time over the interval
         self.pct_per_tick = 100.0 / (CLK_TCK * interval) if interval else None
+        #: clock ticks since boot now, for the lifetime CPU share of a process seen first
+        self.now_ticks = 0
 
     def build(self, rec: Record) -> Process | None:
         """The Process of REC; None for a fast record that must be read again in full
@@ -373,8 +386,14 @@ class _Builder:
         prev = self.previous.get(pid)
         ticks = rec[CPU_TICKS]
         cpu_percent: float | None = None
-        if prev is not None and prev.start_ticks == rec[START_TICKS] and self.pct_per_tick:
-            cpu_percent = max(0.0, (ticks - round(prev.cpu_time * CLK_TCK)) * self.pct_per_tick)
+        if prev is not None and prev.start_ticks == rec[START_TICKS]:
+            if self.pct_per_tick:
+                cpu_percent = max(0.0, (ticks - round(prev.cpu_time * CLK_TCK)) * self.pct_per_tick)
+        elif self.now_ticks:
+            # first sight: its share since it started, as ps shows it (and a row that will
+            # not change at the next refresh if it stays idle)
+            alive = self.now_ticks - rec[START_TICKS]
+            cpu_percent = 100.0 * ticks / alive if alive > 0 else 0.0
         if len(rec) == FAST_LEN:
             if prev is None or prev.start_ticks != rec[START_TICKS]:
                 return None
@@ -472,7 +491,8 @@ def scan_processes(
     state, CPU time, RSS and thread count are always read afresh; ``verify(pid)`` true has
     its uid and namespace links checked (about half the cost of a full read), and it is read
     in full if they differ. With INTERVAL (seconds since PREVIOUS was taken) a process also
-    found in PREVIOUS gets ``cpu_percent``.
+    found in PREVIOUS gets ``cpu_percent`` over the interval; one not found there, its share
+    since it started.
     CGROUPS_KNOWN maps pids to their {hierarchy id: cgroup path} as the cgroup walk found
     them; those pids' /proc/PID/cgroup is not read, and they take that membership. It may
     be a function computing that map (the walk): it is then called while the helper process
@@ -503,6 +523,7 @@ def scan_processes(
     elif cgroups_known is not None:
         known_cg = cgroups_known
     builder = _Builder(intern, boot_time(proc), prev, known_cg, interval)
+    builder.now_ticks = uptime_ticks(proc)
     all_pids = list_pids(proc) if pids is None else list(pids)
     if pids is None:
         cache.keep_only(all_pids)

@@ -298,3 +298,15 @@ def test_take_leaves_the_cyclic_collector_as_it_was() -> None:
     finally:
         gc.enable()
     source.close()
+
+
+def test_first_sight_cpu_share_is_since_start(spawn) -> None:  # type: ignore[no-untyped-def]
+    """A process seen for the first time shows its CPU share since it started (as ps's
+    %CPU): a busy loop near 100 %, an idle sleep 0."""
+    busy = spawn([sys.executable, "-c", "while True: pass"])
+    idle = spawn(["sleep", "1000"])
+    time.sleep(1.0)
+    procs = scan_processes(pids=[busy.pid, idle.pid])
+    busy_share, idle_share = procs[busy.pid].cpu_percent, procs[idle.pid].cpu_percent
+    assert busy_share is not None and busy_share > 20  # a loaded host still gives it a share
+    assert idle_share == 0.0
