@@ -295,6 +295,18 @@ class ChurnResult:
         }
 
 
+def _start_driver(argv: list[str]) -> subprocess.Popen[str]:
+    """The churn generator, in its own session (killed as a group), output captured."""
+    return subprocess.Popen(
+        argv,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+    )
+
+
 def run_churn(
     starts: int,
     cgroup_parents: list[str],
@@ -314,14 +326,7 @@ def run_churn(
         argv += ["--stop-file", str(stop_file), "--max-seconds", str(max(timeout - 30, 30))]
         for parent in cgroup_parents:
             argv += ["--cgroup-parent", parent]
-        driver = subprocess.Popen(
-            argv,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            stdin=subprocess.DEVNULL,
-            text=True,
-            start_new_session=True,
-        )
+        driver = _start_driver(argv)
         try:
             watch = watch_churn(
                 driver, ready, with_tui=with_tui, stop_file=stop_file, min_snapshots=min_snapshots
@@ -344,14 +349,7 @@ def run_driver_alone(
     argv += ["--max-seconds", str(max(timeout - 30, 30))]
     for parent in cgroup_parents:
         argv += ["--cgroup-parent", parent]
-    driver = subprocess.Popen(
-        argv,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-        text=True,
-        start_new_session=True,
-    )
+    driver = _start_driver(argv)
     try:
         out, err = driver.communicate(timeout=timeout)
     finally:
