@@ -26,6 +26,7 @@ from nstui.kernel.nsfs import (
     read_links,
 )
 from nstui.kernel.nstypes import NsId, NsType
+from nstui.kernel.procfs import group_by_shared
 
 if TYPE_CHECKING:
     from nstui.kernel.procfs import Process
@@ -301,19 +302,8 @@ def group_members(processes: Mapping[int, Process]) -> dict[NsId, list[int]]:
     dataclass __hash__ runs in Python). Equal dicts that are distinct objects merge in the
     second step, so the result does not depend on that sharing.
     """
-    by_dict: dict[int, tuple[dict[NsType, NsId], list[int]]] = {}
-    items: Iterable[tuple[int, Process]] = processes.items()
-    if list(processes) != sorted(processes):  # a scan's dict is ascending already
-        items = sorted(items)
-    for pid, process in items:
-        ns = process.ns
-        entry = by_dict.get(id(ns))
-        if entry is None:
-            by_dict[id(ns)] = (ns, [pid])
-        else:
-            entry[1].append(pid)
     members: dict[NsId, list[int]] = {}
-    for ns, pids in by_dict.values():
+    for ns, pids in group_by_shared(processes, _ns_of):
         for ns_id in ns.values():
             known = members.get(ns_id)
             if known is None:
@@ -323,6 +313,10 @@ def group_members(processes: Mapping[int, Process]) -> dict[NsId, list[int]]:
     for pids in members.values():
         pids.sort()  # runs of ascending pids: cheap
     return members
+
+
+def _ns_of(process: Process) -> Mapping[NsType, NsId]:
+    return process.ns
 
 
 #: A namespace described ahead (see NsDescriber): its links, its facts (None for a pid

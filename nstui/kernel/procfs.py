@@ -30,7 +30,7 @@ import pwd
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from nstui.kernel import procread
 from nstui.kernel.nstypes import NS_TYPES, NsId, NsType
@@ -279,6 +279,28 @@ def parse_cgroup_file(raw: bytes) -> dict[int, str]:
         if sep and hid.isdecimal():
             out[int(hid)] = sys.intern(path)
     return out
+
+
+_Shared = TypeVar("_Shared")
+
+
+def group_by_shared(
+    processes: Mapping[int, Process], field_of: Callable[[Process], _Shared]
+) -> list[tuple[_Shared, list[int]]]:
+    """Pids (in PROCESSES' order) grouped by the identity of a field value the scan shares
+    between processes with equal contents (one ``ns`` dict per namespace set, one
+    ``cgroups`` dict per membership, see Interner): a few hundred groups at 10,000
+    processes, so per-group work runs a few hundred times. Equal values that are distinct
+    objects form separate groups."""
+    groups: dict[int, tuple[_Shared, list[int]]] = {}
+    for pid, p in processes.items():
+        value = field_of(p)
+        found = groups.get(id(value))
+        if found is None:
+            groups[id(value)] = (value, [pid])
+        else:
+            found[1].append(pid)
+    return list(groups.values())
 
 
 def read_ns(
@@ -643,34 +665,36 @@ class _Scan:
 
     def run(self) -> None:
         """Read from the back until meeting the helper, then take its last answers."""
-        pids, known, files = self.pids, self.known, self.cache.files
-        proc, host_key, check = self.proc, self.host_key, self.check_threads
-        placed, checks = self.builder.cgroups_known, self.checks
-        want_fds = self.ns_fds is not None
         n = 0
         while self.back > self.front:
             self.back -= 1
             i = self.back
-            pid, ticks = pids[i], known[i]
             self.remaining -= self.cost(i)
-            rec = read_item(
-                proc,
-                pid,
-                ticks,
-                self.expected[i],
-                pid not in placed,
-                host_key,
-                check,
-                files,
-                checks.get(i, ()),
-                want_fds,
-            )
-            self.take(i, rec)
+            self.take(i, self.read_at(i))
             n += 1
             if self.inflight and not n & 15:
                 self.pump(block=False)
         while self.inflight:
             self.pump(block=True)
+
+    def read(self, pid: int, known: int, expected: bytes, verify: tuple[Any, ...]) -> Record | None:
+        """read_item of PID here, with this scan's settings."""
+        return read_item(
+            self.proc,
+            pid,
+            known,
+            expected,
+            pid not in self.builder.cgroups_known,
+            self.host_key,
+            self.check_threads,
+            self.cache.files,
+            verify,
+            self.ns_fds is not None,
+        )
+
+    def read_at(self, i: int) -> Record | None:
+        """read_item of the I-th process of the work list here."""
+        return self.read(self.pids[i], self.known[i], self.expected[i], self.checks.get(i, ()))
 
     def cost(self, i: int) -> int:
         if self.known[i] < 0:
@@ -729,18 +753,7 @@ class _Scan:
             self.build(procread.parse_stat(pid, self.expected[i]))
 
     def read_full(self, pid: int) -> None:
-        rec = read_item(
-            self.proc,
-            pid,
-            -1,
-            b"",
-            pid not in self.builder.cgroups_known,
-            self.host_key,
-            self.check_threads,
-            self.cache.files,
-            (),
-            self.ns_fds is not None,
-        )
+        rec = self.read(pid, -1, b"", ())
         if rec is None or len(rec) == procread.GONE_LEN:
             self.cache.forget(pid)
             self.out.pop(pid, None)
@@ -835,25 +848,9 @@ class _Scan:
         chunks = list(self.inflight)
         self.inflight.clear()
         _helper.close()
-        pids, known, placed = self.pids, self.known, self.builder.cgroups_known
         for start, end in chunks:
             for i in range(start, end):
-                pid = pids[i]
-                self.take(
-                    i,
-                    read_item(
-                        self.proc,
-                        pid,
-                        known[i],
-                        self.expected[i],
-                        pid not in placed,
-                        self.host_key,
-                        self.check_threads,
-                        self.cache.files,
-                        self.checks.get(i, ()),
-                        self.ns_fds is not None,
-                    ),
-                )
+                self.take(i, self.read_at(i))
 
 
 def _with_cgroup_file(proc: str, rec: Record) -> Record:

@@ -53,8 +53,7 @@ class HostnameCache:
         if full:
             self._known.clear()
             self._cleared = True
-        own = own_uts(self.proc)
-        own_id = None if own is None else NsId(NsType.UTS, *own)
+        own_id = self._own_id()
         wanted = [c for c in candidates if c.id != own_id and c.pids]
         if not any((c.id, c.kernel_id) not in self._known for c in wanted):
             return
@@ -62,6 +61,11 @@ class HostnameCache:
             target=self._read_new, args=(wanted,), name="nstui-hostnames", daemon=True
         )
         self._pending.start()
+
+    def _own_id(self) -> NsId | None:
+        """nstui's own uts namespace: its hostname needs no helper."""
+        own = own_uts(self.proc)
+        return None if own is None else NsId(NsType.UTS, *own)
 
     def _wait(self) -> None:
         if self._pending is not None:
@@ -78,8 +82,7 @@ class HostnameCache:
             self._known.clear()
         self._cleared = False
         uts = [ns for ns in namespaces.values() if ns.type is NsType.UTS]
-        own = own_uts(self.proc)
-        own_id = None if own is None else NsId(NsType.UTS, *own)
+        own_id = self._own_id()
         self._read_new([ns for ns in uts if ns.id != own_id and ns.pids])
         present = {(ns.id, ns.kernel_id) for ns in uts}
         for key in [k for k in self._known if k not in present]:

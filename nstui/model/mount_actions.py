@@ -190,6 +190,18 @@ def _run_helper(in_pid: int, argv: list[str]) -> subprocess.CompletedProcess[str
     return subprocess.CompletedProcess(argv, status, out, err)
 
 
+def _overlay_args(spec: OverlaySpec) -> list[str]:
+    """The layer and option arguments of ``nstui overlay mount`` for SPEC (no target)."""
+    args: list[str] = []
+    for lower in spec.lowers:
+        args += ["--lower", lower]
+    if spec.upper is not None and spec.work is not None:
+        args += ["--upper", spec.upper, "--work", spec.work]
+    for option in spec.options:
+        args += ["--option", option]
+    return args
+
+
 def _self_argv() -> list[str]:
     return [sys.executable, "-m", "nstui"]
 
@@ -293,13 +305,7 @@ class LiveMountActions:
     def mount_overlay(
         self, spec: OverlaySpec, in_pid: int | None = None, layers_here: bool = False
     ) -> MountOutcome:
-        command = ["nstui", "overlay", "mount"]
-        for lower in spec.lowers:
-            command += ["--lower", lower]
-        if spec.upper is not None and spec.work is not None:
-            command += ["--upper", spec.upper, "--work", spec.work]
-        for option in spec.options:
-            command += ["--option", option]
+        command = ["nstui", "overlay", "mount", *_overlay_args(spec)]
         if in_pid is not None:
             command += ["--in-pid", str(in_pid)] + (["--layers-here"] if layers_here else [])
         return self._audited(
@@ -331,13 +337,7 @@ class LiveMountActions:
             _absolute_spec(spec)
         except OverlayError as exc:
             return MountOutcome(False, str(exc), spec.target, in_pid=in_pid)
-        argv = [*_self_argv(), "overlay", "mount", "--json", "--no-audit"]
-        for lower in spec.lowers:
-            argv += ["--lower", lower]
-        if spec.upper is not None and spec.work is not None:
-            argv += ["--upper", spec.upper, "--work", spec.work]
-        for option in spec.options:
-            argv += ["--option", option]
+        argv = [*_self_argv(), "overlay", "mount", "--json", "--no-audit", *_overlay_args(spec)]
         argv += ["--", spec.target]
         return self._in_namespace(in_pid, argv, spec.target)
 

@@ -49,7 +49,15 @@ from nstui.kernel.cgroups.hierarchy import (
 from nstui.kernel.mountinfo import Mount, read_mountinfo
 from nstui.kernel.namespaces import Namespace, NsDescriber, build_namespaces
 from nstui.kernel.nstypes import NsId, NsType
-from nstui.kernel.procfs import Interner, Process, ScanCache, boot_time, read_ns, scan_processes
+from nstui.kernel.procfs import (
+    Interner,
+    Process,
+    ScanCache,
+    boot_time,
+    group_by_shared,
+    read_ns,
+    scan_processes,
+)
 from nstui.model.hostnames import HostnameCache, UtsCandidate
 from nstui.model.net_addresses import NetAddressCache
 from nstui.model.snapshot import HostInfo, Snapshot
@@ -88,6 +96,7 @@ class LiveSource:
         self._lock = threading.Lock()
         self._cache = ScanCache()
         self._previous: Snapshot | None = None
+        self._previous_groups: list[tuple[dict[NsType, NsId], list[int]]] = []  # by ns dict
         self._previous_mono = 0.0
         self._generation = 0
         self._host_static: dict[str, Any] | None = None
@@ -119,6 +128,7 @@ class LiveSource:
         with self._lock:
             self._cache.close()
             self._previous = None
+            self._previous_groups = []
 
     def _take(self, *, full: bool) -> Snapshot:
         # A take allocates ~10 objects per process, nearly all freed by reference counting;
@@ -199,9 +209,10 @@ class LiveSource:
                 during=walk_some,
             )
         self._interner.trim(8 * len(processes) + 10_000)
+        groups = _by_ns_dict(processes)
         if previous is None:
             # the hostname helper runs on the other core while the rest is built
-            self._hostnames.prefetch(_uts_candidates(processes, describer), full=True)
+            self._hostnames.prefetch(_uts_candidates(groups, describer), full=True)
         cgroups = _reconcile_cgroups(cgroups, processes, hierarchies)
 
         if previous is None:
@@ -213,7 +224,7 @@ class LiveSource:
                 ns_fds=ns_fds,
             )
         else:
-            namespaces = self._refresh_namespaces(processes, previous, describer)
+            namespaces = self._refresh_namespaces(processes, groups, previous, describer)
         namespaces = self._hostnames.apply(namespaces, full=previous is None)
         namespaces = self._addresses.apply(namespaces, full=previous is None)
 
@@ -229,6 +240,7 @@ class LiveSource:
             limitations=tuple(limitations),
         )
         self._previous = snapshot
+        self._previous_groups = groups
         self._previous_mono = now_mono
         return snapshot
 
@@ -286,16 +298,21 @@ class LiveSource:
 
     def _describe_turn(self, previous: Snapshot, describer: NsDescriber) -> None:
         """Describe the namespaces of this refresh's turn of namespace sets (see
-        _refresh_namespaces) through their members in PREVIOUS: done while the scan helper
-        reads; a namespace whose member moved or exited meanwhile is described after."""
+        _refresh_namespaces) through their members in PREVIOUS (grouped when it was taken):
+        done while the scan helper reads; a namespace whose member moved or exited meanwhile
+        is described after."""
         turn = self._generation % FACTS_EVERY
         procs = previous.processes
-        for ns_map, group_pids in _by_ns_dict(procs):
+        for ns_map, group_pids in self._previous_groups:
             if sum(i.ino for i in ns_map.values()) % FACTS_EVERY == turn:
                 describer.see(procs[group_pids[0]])
 
     def _refresh_namespaces(
-        self, processes: Mapping[int, Process], previous: Snapshot, describer: NsDescriber
+        self,
+        processes: Mapping[int, Process],
+        groups: list[tuple[dict[NsType, NsId], list[int]]],
+        previous: Snapshot,
+        describer: NsDescriber,
     ) -> dict[NsId, Namespace]:
         """Namespaces with current members. A namespace is described again (nsfs ioctls,
         per-type facts) when it is new, or when the turn of a namespace set it is in comes;
@@ -303,7 +320,6 @@ class LiveSource:
         take."""
         before = previous.namespaces
         old_procs = previous.processes
-        groups = _by_ns_dict(processes)
         if processes.keys() == old_procs.keys() and all(
             p.ns is old_procs[pid].ns for pid, p in processes.items()
         ):
@@ -379,10 +395,13 @@ def _always(pid: int) -> bool:
     return True
 
 
-def _uts_candidates(processes: Mapping[int, Process], describer: NsDescriber) -> list[UtsCandidate]:
-    """The uts namespaces of PROCESSES with their members, and kernel ids as described."""
+def _uts_candidates(
+    groups: list[tuple[dict[NsType, NsId], list[int]]], describer: NsDescriber
+) -> list[UtsCandidate]:
+    """The uts namespaces of GROUPS (processes by ns dict) with their members, and kernel
+    ids as described."""
     members: dict[NsId, list[int]] = {}
-    for ns_map, pids in _by_ns_dict(processes):
+    for ns_map, pids in groups:
         uts = ns_map.get(NsType.UTS)
         if uts is not None:
             members.setdefault(uts, []).extend(pids)
@@ -474,14 +493,7 @@ def _reconcile_cgroups(
     """
     by_hid = {h.hid: h for h in hierarchies}
     members: dict[tuple[int, str], list[int]] = {}
-    groups: dict[int, tuple[dict[int, str], list[int]]] = {}
-    for pid, p in processes.items():
-        found = groups.get(id(p.cgroups))
-        if found is None:
-            groups[id(p.cgroups)] = (p.cgroups, [pid])
-        else:
-            found[1].append(pid)
-    for membership, pids in groups.values():
+    for membership, pids in group_by_shared(processes, _cgroups_of):
         for hid, path in membership.items():
             if hid in by_hid:
                 members.setdefault((hid, path), []).extend(pids)
@@ -503,16 +515,17 @@ def _reconcile_cgroups(
 
 
 def _by_ns_dict(processes: Mapping[int, Process]) -> list[tuple[dict[NsType, NsId], list[int]]]:
-    """Processes grouped by their (shared, see procfs.Interner) ns dict: a few hundred groups
-    at 10,000 processes, so per-namespace work hashes NsIds a few hundred times, not 80,000."""
-    groups: dict[int, tuple[dict[NsType, NsId], list[int]]] = {}
-    for pid, p in processes.items():
-        found = groups.get(id(p.ns))
-        if found is None:
-            groups[id(p.ns)] = (p.ns, [pid])
-        else:
-            found[1].append(pid)
-    return list(groups.values())
+    """Processes grouped by their shared ns dict (see procfs.group_by_shared): per-namespace
+    work hashes NsIds a few hundred times, not 80,000."""
+    return group_by_shared(processes, _ns_of)
+
+
+def _ns_of(process: Process) -> dict[NsType, NsId]:
+    return process.ns
+
+
+def _cgroups_of(process: Process) -> dict[int, str]:
+    return process.cgroups
 
 
 def _members_of(
