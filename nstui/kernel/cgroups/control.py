@@ -11,13 +11,14 @@ import signal
 import time
 from dataclasses import dataclass
 
-from nstui.kernel import killpoint
+from nstui.kernel import killpoint, procread
 from nstui.kernel.cgroups.audit import AuditError, AuditLog
 from nstui.kernel.cgroups.freezer import FreezeState, parse_v1_state, v2_state
 from nstui.kernel.cgroups.hierarchy import Hierarchy, discover_hierarchies
 from nstui.kernel.cgroups.knobs import knob_for, validate
 from nstui.kernel.cgroups.paths import CgroupDir, CgroupPathError, CgroupRef, check_child_name
 from nstui.kernel.cgroups.writer import WriteResult, explain, write_value
+from nstui.kernel.procfs import CLK_TCK, boot_time
 
 #: name prefix of a v1 cpuset child being made (``.nstui-new-<pid>-<ns>``), see make_child
 STAGING_PREFIX = ".nstui-new-"
@@ -116,12 +117,10 @@ def _make_cpuset_child(
 def _started_at(pid: int) -> float | None:
     """When process PID started (epoch seconds), None when there is no such process."""
     try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            fields = f.read().rpartition(b")")[2].split()
-        with open("/proc/stat", "rb") as f:
-            btime = next(int(line.split()[1]) for line in f if line.startswith(b"btime "))
-        return btime + int(fields[19]) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError, StopIteration):
+        stat = procread.parse_stat(pid, procread.read_stat("/proc", pid))
+        start_ticks: int = stat[procread.START_TICKS]
+        return boot_time() + start_ticks / CLK_TCK
+    except (OSError, IndexError, ValueError):
         return None
 
 
