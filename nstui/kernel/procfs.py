@@ -574,7 +574,7 @@ def scan_processes(
     scan.checks = checks
     scan.on_full = on_full
     scan.ns_fds = ns_fds
-    scan.remaining += (VERIFY_COST - FAST_COST) * len(checks)
+    scan.remaining = sum(scan.cost(i) for i in range(len(all_pids)))
     use_helper = parallel and scan.remaining >= PARALLEL_MIN and _helper.lock.acquire(False)
     try:
         if use_helper:
@@ -654,7 +654,8 @@ class _Scan:
         self.full_read: set[int] = set()
         self.front = 0
         self.back = len(pids)
-        self.remaining = sum(FAST_COST if t >= 0 else FULL_COST for t in known)
+        #: cost units of the work list between front and back (see cost)
+        self.remaining = 0
         self.inflight: collections.deque[tuple[int, int]] = collections.deque()
         self.helper = False
         self.walk_pending = False
