@@ -11,7 +11,7 @@ TEST_DEBS := util-linux cgroup-tools iproute2 dmsetup procps passwd \
              qemu-system-x86 linux-image-amd64 busybox-static kmod cpio
 V2VM   := ../shared/tools/v2vm
 
-.PHONY: run test test-v2 test-deps venv screenshots bench reliability lint clean
+.PHONY: run test test-host test-v2 test-deps venv screenshots bench reliability lint clean
 
 run: $(VENV)/.installed
 	$(VENV)/bin/nstui
@@ -46,7 +46,15 @@ test-deps: $(VENV)/.test-installed
 	  fi; \
 	fi
 
-test: test-deps
+# The whole suite: the host tests, then (as root, where the guest can boot) the cgroup
+# tests again in the pure-v2 guest. `make test-host` / `make test-v2` run one part.
+test: test-host
+	@if [ "$(ROOT)" = 0 ]; then $(MAKE) --no-print-directory test-v2; \
+	  elif [ "$${NSTUI_STRICT_ROOT:-}" = 1 ]; then \
+	    echo "make test: the cgroup-v2 guest run needs root (NSTUI_STRICT_ROOT=1)"; exit 1; \
+	  else echo "make test: the cgroup-v2 guest run needs root; skipped (make test-v2)"; fi
+
+test-host: test-deps
 	$(PY) -m pytest
 
 # The cgroup tests again, live, inside a throwaway pure-cgroup-v2 guest kernel, with a small
