@@ -159,13 +159,24 @@ class Timings:
         self.cpu: dict[str, list[float]] = {}
 
     def time(self, name: str, func: Callable[[], object]) -> None:
+        """Time FUNC; what it returns is freed after the clock stops (a source's kept fds
+        closed, a snapshot dropped: not part of taking one)."""
         cpu0, start = _cpu_now(), time.perf_counter()
-        func()
+        result = func()
         self.wall.setdefault(name, []).append(time.perf_counter() - start)
         self.cpu.setdefault(name, []).append(_cpu_now() - cpu0)
+        if isinstance(result, tuple) and isinstance(result[0], LiveSource):
+            result[0].close()
+        del result
 
     def median(self, name: str) -> tuple[float, float]:
         return statistics.median(self.wall[name]), statistics.median(self.cpu[name])
+
+
+def _first_take(holders: bool) -> tuple[LiveSource, object]:
+    """A new source and its first (full) snapshot: both returned, to be freed untimed."""
+    source = LiveSource(holders=holders)
+    return source, source.take()
 
 
 def _run(argv: list[str]) -> None:
@@ -232,11 +243,11 @@ def measure(total: int, runs: int, sets: int, ncgroups: int) -> None:
         # Round-robin, so that load from other users of the machine falls on all alike.
         t = Timings()
         for i in range(runs):
-            t.time("full", lambda: LiveSource(holders=False).take())
+            t.time("full", lambda: _first_take(holders=False))
             t.time("ps", lambda: _run(PS_ARGS))
             t.time("scan", procfs.scan_processes)
             t.time("refresh", source.take)
-            t.time("holders", lambda: LiveSource().take())
+            t.time("holders", lambda: _first_take(holders=True))
             t.time("refresh", source.take)
             if i < 3:
                 t.time("lsns", lambda: _run(["lsns"]))

@@ -41,23 +41,59 @@ def parse_answer(data: bytes) -> dict[int, str]:
     return names
 
 
+class StartedHelper:
+    """A helper started before the question is known, so that its interpreter start (~15 ms)
+    overlaps the caller's other work (a snapshot's scan). Asked at most once (pass it to
+    ``read_hostnames``); ``close()`` ends it when it was not. None of this when the helper
+    could not enter anything anyway (``can_enter``) or cannot start."""
+
+    def __init__(self, proc: str = "/proc") -> None:
+        self._popen: subprocess.Popen[bytes] | None = None
+        if not can_enter(proc):
+            return
+        try:
+            self._popen = subprocess.Popen(
+                helper_command(proc),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+            )
+        except (OSError, subprocess.SubprocessError):
+            self._popen = None
+
+    def take(self) -> subprocess.Popen[bytes] | None:
+        """The started process, once (None afterwards, or if it did not start)."""
+        popen, self._popen = self._popen, None
+        return popen
+
+    def close(self) -> None:
+        """End the helper if it was never asked (it reads no lines and exits)."""
+        _answer(self.take(), b"", TIMEOUT)
+
+
 def read_hostnames(
     pids: Sequence[int],
     *,
     expected: Mapping[int, tuple[int, int]] | None = None,
     proc: str = "/proc",
     timeout: float = TIMEOUT,
+    started: StartedHelper | None = None,
 ) -> dict[int, str]:
     """{pid: hostname of its uts namespace} for the pids that could be read.
 
     One helper process for all of them. ``expected`` gives, per pid, the (dev, inode) of the
     uts namespace the caller saw it in: a pid reused or moved since then is skipped rather
     than misread. A vanished pid, EPERM/EACCES (not root), a helper that cannot start or
-    hangs: the pid is simply absent. Never raises for those.
+    hangs: the pid is simply absent. Never raises for those. STARTED: a helper started
+    ahead to ask (else one is started now).
     """
     if not pids or not can_enter(proc):
         return {}
-    return parse_answer(_ask(_request_lines("", pids, expected), proc, timeout))
+    request = _request_lines("", pids, expected)
+    popen = started.take() if started is not None else None
+    if popen is not None:
+        return parse_answer(_answer(popen, request, timeout))
+    return parse_answer(_ask(request, proc, timeout))
 
 
 def read_net_addresses(
@@ -100,6 +136,19 @@ def _ask(request: bytes, proc: str, timeout: float) -> bytes:
     except (OSError, subprocess.SubprocessError):
         return b""  # cannot start (ENOMEM, EAGAIN), or killed after the timeout
     return done.stdout
+
+
+def _answer(popen: subprocess.Popen[bytes] | None, request: bytes, timeout: float) -> bytes:
+    """What a started helper answers to REQUEST; b"" when it fails or hangs (killed)."""
+    if popen is None:
+        return b""
+    try:
+        out, _ = popen.communicate(request, timeout=timeout)
+    except (OSError, subprocess.SubprocessError):
+        popen.kill()
+        popen.communicate()
+        return b""
+    return out
 
 
 def parse_net_answer(data: bytes) -> dict[int, dict[str, list[str]]]:

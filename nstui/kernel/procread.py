@@ -90,6 +90,67 @@ def _ns_key(base: str) -> tuple[int, ...] | None:
     return tuple([v for st in sts for v in (st.st_dev, st.st_ino)])
 
 
+class NsKeys:
+    """The namespace identities met in one scan, by the text of the link that led to them.
+
+    A namespace's identity is the (dev, ino) stat(2) gives for a link to it (namespaces(7)),
+    but stat follows the link into nsfs, which makes and frees a dentry and an inode every
+    time: ~6 us a link, against ~2.7 us to readlink(2) it, and a process has eight. So
+    ``key`` reads each link's text and stats only a text this scan has not met yet; later
+    links with that text take the identity that stat gave. The text is a key, never the
+    identity: every namespace lives on the one nsfs device, where the text names the inode,
+    and a text is remembered only when it names the inode stat found (a process that changed
+    namespace between the two calls is taken as stat saw it, and nothing is remembered).
+    One instance per scan (per request in the helper), so each snapshot stats every
+    namespace it shows at least once.
+    """
+
+    __slots__ = ("_by_set", "_by_text")
+
+    def __init__(self) -> None:
+        self._by_text: dict[str, tuple[int, int]] = {}
+        # the eight texts of a process -> its key: most processes share a set with another
+        self._by_set: dict[tuple[str, ...], tuple[int, ...]] = {}
+
+    def key(self, base: str) -> tuple[int, ...] | None:
+        """As _ns_key: (dev, ino) of each namespace of the process at BASE."""
+        readlink = os.readlink
+        prefix = base + "ns/"
+        try:
+            texts = tuple([readlink(prefix + name) for name in NS_NAMES])
+        except FileNotFoundError:
+            return _ns_key_partial(base)
+        except ProcessLookupError:
+            raise
+        except OSError:  # EACCES (ptrace access check), or another refusal
+            return None
+        found = self._by_set.get(texts)
+        if found is not None:
+            return found
+        by_text = self._by_text
+        out: list[int] = []
+        for name, text in zip(NS_NAMES, texts, strict=True):
+            ident = by_text.get(text)
+            if ident is None:
+                try:
+                    st = os.stat(prefix + name)
+                except FileNotFoundError:
+                    return _ns_key_partial(base)
+                except ProcessLookupError:
+                    raise
+                except OSError:
+                    return None
+                ident = (st.st_dev, st.st_ino)
+                if text != f"{name}:[{st.st_ino}]":
+                    # it moved between readlink and stat: this process as stat saw it, and
+                    # no key for its eight texts (they are not all current)
+                    return _ns_key(base)
+                by_text[text] = ident
+            out += ident
+        key = self._by_set[texts] = tuple(out)
+        return key
+
+
 def _ns_key_partial(base: str) -> tuple[int, ...] | None:
     """As _ns_key, when a link is missing: a zombie keeps only its pid link, an old kernel
     lacks time. The process is gone only if its directory is."""
@@ -211,12 +272,14 @@ def read_item(
     files: StatFiles | None,
     verify: tuple[Any, ...] = (),
     want_fds: bool = False,
+    ns_keys: NsKeys | None = None,
 ) -> Record | None:
     """As read_record, with more inputs: EXPECTED, the /proc/PID/stat text the caller last
     saw (b"" for none); FILES, kept stat fds to read it through; VERIFY, for a process known
     by KNOWN_TICKS, (uid, link text of each namespace type in NS_NAMES order, "" for
     unknown) as the caller knows them: a full record if any differs (see ``still_same``);
-    WANT_FDS, list the process's fds on namespaces in a full record.
+    WANT_FDS, list the process's fds on namespaces in a full record; NS_KEYS, the scan's
+    namespace identities met so far (None: stat every link).
     Returns None when the stat text equals EXPECTED (nothing moved, not even a tick of CPU)
     and VERIFY holds, a gone record (pid,) when the process vanished."""
     try:
@@ -234,7 +297,7 @@ def read_item(
         not verify or still_same(proc, pid, verify, fast[NTHREADS] > 1 and check_threads)
     ):
         return None if expected and data == expected else fast
-    return _full_record(proc, pid, fast, want_cgroup, host_pidns, check_threads, want_fds)
+    return _full_record(proc, pid, fast, want_cgroup, host_pidns, check_threads, want_fds, ns_keys)
 
 
 def still_same(proc: str, pid: int, verify: tuple[Any, ...], threads: bool) -> bool:
@@ -244,13 +307,15 @@ def still_same(proc: str, pid: int, verify: tuple[Any, ...], threads: bool) -> b
     identity is always taken by stat(2) (``_ns_key``). The link text names the inode, and
     every namespace lives on the one nsfs device, so equal text means an equal (dev, ino);
     readlink(2) costs half a stat(2) of the link. A process whose threads are checked is
-    read in full (a thread may have moved alone)."""
+    read in full (a thread may have moved alone). The pid link is not read: it names the
+    pid namespace the process was born in, which never changes (setns and unshare of a pid
+    namespace change only where its children go)."""
     if threads:
         return False
     base = f"{proc}/{pid}/"
     readlink = os.readlink
     try:
-        for name, text in zip(NS_NAMES, verify[1:], strict=True):
+        for name, text in zip(NS_NAMES[1:], verify[2:], strict=True):
             if text and readlink(base + "ns/" + name) != text:
                 return False
         # the owner of /proc/PID is the effective uid, even for a process that is not
@@ -270,6 +335,7 @@ def _full_record(
     host_pidns: tuple[int, int],
     check_threads: bool,
     want_fds: bool = False,
+    ns_keys: NsKeys | None = None,
 ) -> Record:
     """FAST plus the slow facts: namespaces, cgroups, cmdline, uid, NSpid, odd threads, and
     with WANT_FDS the fds it holds on namespaces."""
@@ -277,7 +343,7 @@ def _full_record(
     state, nthreads = fast[STATE], fast[NTHREADS]
     unreadable: list[str] = []
     try:
-        key = _ns_key(base)
+        key = _ns_key(base) if ns_keys is None else ns_keys.key(base)
         if key is None:
             unreadable.append("ns")
             key = ()
@@ -475,10 +541,13 @@ class Answerer:
         self.serial += 1
         serial, sent, files = self.serial, self._client(client), self.files
         out: list[Record] = []
+        keys = NsKeys()
         for pid, ticks, stamp, cg, verified in zip(pids, known, stamps, want, verify, strict=True):
             last = sent.get(pid)
             expected = last[1] if last is not None and stamp and last[0] == stamp else b""
-            rec = read_item(proc, pid, ticks, expected, cg, host_pidns, check, files, verified, fds)
+            rec = read_item(
+                proc, pid, ticks, expected, cg, host_pidns, check, files, verified, fds, keys
+            )
             if rec is None:
                 continue
             if len(rec) == GONE_LEN:

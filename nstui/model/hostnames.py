@@ -11,12 +11,13 @@ no helper: gethostname, on every take.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from nstui.kernel.namespaces import Namespace
-from nstui.kernel.ns_inside import own_hostname, own_uts, read_hostnames
+from nstui.kernel.ns_inside import StartedHelper, own_hostname, own_uts, read_hostnames
 from nstui.kernel.nstypes import NsId, NsType
 from nstui.model.ask_members import ask_members
 
@@ -41,9 +42,24 @@ class HostnameCache:
         self._reader = reader
         self._known: dict[_Key, str | None] = {}
         self._pending: threading.Thread | None = None
+        self._started: StartedHelper | None = None
         self._cleared = False  # by a prefetch for a full take
         #: helper starts so far (for tests and benchmarks: an unchanged refresh adds none)
         self.helper_runs = 0
+
+    def start(self) -> None:
+        """Start the helper a full take will ask now, so that its interpreter start overlaps
+        the scan (only with the real reader: a reader given for tests starts its own)."""
+        self.close()
+        if self._reader is read_hostnames:
+            self._started = StartedHelper(self.proc)
+
+    def close(self) -> None:
+        """End a helper started and not asked (the end of a take, or of the source)."""
+        self._wait()
+        started, self._started = self._started, None
+        if started is not None:
+            started.close()
 
     def prefetch(self, candidates: Sequence[UtsCandidate], *, full: bool = False) -> None:
         """Start reading the hostnames ``apply`` will want, in a thread (the helper process
@@ -84,6 +100,7 @@ class HostnameCache:
         uts = [ns for ns in namespaces.values() if ns.type is NsType.UTS]
         own_id = self._own_id()
         self._read_new([ns for ns in uts if ns.id != own_id and ns.pids])
+        self.close()
         present = {(ns.id, ns.kernel_id) for ns in uts}
         for key in [k for k in self._known if k not in present]:
             del self._known[key]
@@ -101,7 +118,15 @@ class HostnameCache:
         if not wanted:
             return
         self.helper_runs += 1
-        names = ask_members(self._reader, wanted, self.proc)
+        started, self._started = self._started, None
+        reader = (
+            self._reader if started is None else functools.partial(read_hostnames, started=started)
+        )
+        try:
+            names = ask_members(reader, wanted, self.proc)
+        finally:
+            if started is not None:
+                started.close()  # when it was not asked after all
         for ns in wanted:
             # None is remembered too: an unreadable namespace (not root) is not asked again
             self._known[(ns.id, ns.kernel_id)] = names[ns.id]

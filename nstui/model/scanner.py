@@ -45,6 +45,7 @@ from nstui.kernel.cgroups.hierarchy import (
     cgroup_mode,
     discover_hierarchies,
     walk,
+    walk_all,
 )
 from nstui.kernel.mountinfo import Mount, read_mountinfo
 from nstui.kernel.namespaces import Namespace, NsDescriber, build_namespaces
@@ -127,6 +128,7 @@ class LiveSource:
     def close(self) -> None:
         with self._lock:
             self._cache.close()
+            self._hostnames.close()
             self._previous = None
             self._previous_groups = []
 
@@ -139,6 +141,9 @@ class LiveSource:
         gc.disable()
         try:
             return self._take_without_gc(full=full)
+        except BaseException:
+            self._hostnames.close()  # a helper started for this take
+            raise
         finally:
             if collecting:
                 gc.enable()
@@ -165,11 +170,13 @@ class LiveSource:
         # the holders scan's fd listing, done by the process scan on both cores
         ns_fds: dict[int, tuple[tuple[str, str], ...]] | None = {} if self.holders else None
         if previous is None:
+            # the hostname helper's interpreter starts while the processes are read
+            self._hostnames.start()
             walked: dict[tuple[int, str], Cgroup] = {}
 
             def walk_all() -> dict[int, dict[int, str]]:
                 # runs while the scan helper reads its share of the processes
-                walked.update(_walk_all(hierarchies))
+                walked.update(_walk_all(hierarchies, self.proc))
                 return _membership(walked, len(hierarchies), self._interner)
 
             processes = scan_processes(
@@ -427,13 +434,9 @@ def _host_namespaces(proc: str, interner: Interner) -> tuple[dict[NsType, NsId],
         return {}, "self"
 
 
-def _walk_all(hierarchies: Iterable[Hierarchy]) -> dict[tuple[int, str], Cgroup]:
-    # v1 member pids come from the tids and the process scan (_reconcile_cgroups)
-    out: dict[tuple[int, str], Cgroup] = {}
-    for h in hierarchies:
-        for cg in walk(h, procs=False):
-            out[(cg.hid, cg.path)] = cg
-    return out
+def _walk_all(hierarchies: Iterable[Hierarchy], proc: str) -> dict[tuple[int, str], Cgroup]:
+    # member pids come from the tids and the process scan (_reconcile_cgroups)
+    return {(cg.hid, cg.path): cg for cg in walk_all(hierarchies, proc)}
 
 
 def _membership(

@@ -17,14 +17,16 @@ from nstui.kernel.cgroups.hierarchy import (
     discover_hierarchies,
     read_proc_cgroups,
     resolve_cgroup_dir,
+    sees_whole_trees,
     walk,
+    walk_all,
 )
 from nstui.kernel.mountinfo import Mount, parse_mountinfo_line
 
 
-def self_cgroup_lines() -> list[tuple[int, frozenset[str], str]]:
+def self_cgroup_lines(pid: int | str = "self") -> list[tuple[int, frozenset[str], str]]:
     out = []
-    for line in Path("/proc/self/cgroup").read_text().splitlines():
+    for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
         hid, controllers, path = line.split(":", 2)
         out.append((int(hid), frozenset(controllers.split(",")) - {""}, path))
     return out
@@ -305,3 +307,36 @@ def test_walk_of_a_missing_mountpoint_is_empty(tmp_path: Path) -> None:
 def test_resolve_is_importable_without_textual() -> None:
     code = "import sys, nstui.kernel.cgroups.hierarchy; sys.exit('textual' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+@pytest.mark.root
+def test_walk_all_gives_each_top_what_reading_it_gives(member_cgroup: TmpCgroup) -> None:
+    """walk_all reads one top cgroup's list and gives the others every other thread; the
+    result matches reading each hierarchy whole (for the threads that stay put)."""
+    pid = member_cgroup.sleeper_in(member_cgroup.dir)
+    hierarchies = discover_hierarchies()
+    assert sees_whole_trees()  # this host: the initial cgroup namespace
+    derived = {(c.hid, c.path): c for c in walk_all(hierarchies)}
+    read = {(c.hid, c.path): c for h in hierarchies for c in walk(h, procs=False)}
+    assert derived.keys() == read.keys()
+    me = os.getpid()
+    paths = {hid: path for hid, _, path in self_cgroup_lines(pid)}
+    assert paths[member_cgroup.h.hid] == f"/{member_cgroup.name}"
+    for h in hierarchies:
+        top_derived, top_read = derived[(h.hid, "/")], read[(h.hid, "/")]
+        assert list(top_derived.tids) == sorted(top_derived.tids)
+        for tid in (pid, me):
+            assert (tid in top_derived.tids) == (tid in top_read.tids), (h, tid)
+        assert (pid in top_derived.tids) == (paths[h.hid] == "/")
+    mine = derived[(member_cgroup.h.hid, f"/{member_cgroup.name}")]
+    assert mine.tids == (pid,) and mine.pids == ()
+
+
+@pytest.mark.root
+def test_a_cgroup_namespace_does_not_see_whole_trees() -> None:
+    code = (
+        "import sys; from nstui.kernel.cgroups.hierarchy import sees_whole_trees; "
+        "sys.exit(0 if sees_whole_trees() else 3)"
+    )
+    done = subprocess.run(["unshare", "--cgroup", sys.executable, "-c", code], check=False)
+    assert done.returncode == 3

@@ -108,6 +108,38 @@ def test_cache_reads_each_namespace_once(qa_ns: int) -> None:
     assert len(calls) == 2  # a full take reads again (a hostname may change inside)
 
 
+def _helpers_running() -> list[int]:
+    """Our children running the ns_inside helper."""
+    out = []
+    for word in Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").read_text().split():
+        try:
+            if b"ns_inside_main" in Path(f"/proc/{word}/cmdline").read_bytes():
+                out.append(int(word))
+        except OSError:
+            continue  # exited meanwhile
+    return out
+
+
+@pytest.mark.root
+def test_started_helper_is_asked_or_ended(qa_ns: int) -> None:
+    """A full take starts the hostname helper before its scan; the helper answers then, and
+    one started but not asked (nothing new to read) is ended: none is left running."""
+    source = LiveSource(holders=False)
+    try:
+        snap = source.take()
+        uts = snap.namespaces[snap.processes[qa_ns].ns[NsType.UTS]]
+        assert uts.facts.hostname == "qa-ns"
+        assert _helpers_running() == []
+    finally:
+        source.close()
+    cache = HostnameCache()
+    cache.start()
+    assert len(_helpers_running()) == 1
+    cache.apply({})  # nothing to ask
+    assert _helpers_running() == []
+    assert cache.helper_runs == 0
+
+
 @pytest.mark.root
 def test_describe_cli(qa_ns: int) -> None:
     def nstui(*args: str) -> str:

@@ -213,6 +213,39 @@ def test_pid1_namespaces_refused_is_recorded() -> None:
         assert "ns" not in p.unreadable and p.ns
 
 
+@pytest.mark.root
+def test_ns_keys_equal_stat_of_every_link(spawn) -> None:  # type: ignore[no-untyped-def]
+    """NsKeys (readlink, stat once per text) gives what stat(2) of every link gives."""
+    children = [spawn(["unshare", "--uts", "--net", "sleep", "1000"]) for _ in range(2)]
+    children.append(spawn(["unshare", "--ipc", "--cgroup", "sleep", "1000"]))
+    children += [spawn(["sleep", "1000"]) for _ in range(2)]
+    pids = [c.pid for c in children] + [os.getpid()]
+    wait_for(lambda: all(os.readlink(f"/proc/{c.pid}/exe").endswith("sleep") for c in children))
+    keys = procread.NsKeys()
+    got = {pid: keys.key(f"/proc/{pid}/") for pid in pids + pids}  # the second time: by set
+    for pid in pids:
+        assert got[pid] == procread._ns_key(f"/proc/{pid}/")
+    assert got[children[0].pid] != got[children[1].pid]  # two new uts/net pairs
+    assert got[children[3].pid] == got[children[4].pid] == got[os.getpid()]
+
+
+def test_ns_keys_remember_only_texts_naming_the_inode(tmp_path: Path) -> None:
+    """A link whose text does not name the inode stat finds (not nsfs; or the process moved
+    between the two calls) is taken as stat sees it, every time: equal texts of two
+    processes then do not make them share a namespace."""
+    for pid in (1, 2):
+        ns = tmp_path / str(pid) / "ns"
+        ns.mkdir(parents=True)
+        for name in procread.NS_NAMES:
+            (ns / f"{name}:[7]").write_text("")
+            (ns / name).symlink_to(f"{name}:[7]")  # the same text in both processes
+    keys = procread.NsKeys()
+    one, two = (keys.key(f"{tmp_path}/{pid}/") for pid in (1, 2))
+    assert one == procread._ns_key(f"{tmp_path}/1/")
+    assert two == procread._ns_key(f"{tmp_path}/2/")
+    assert one != two
+
+
 def test_helper_process_scan_equals_in_process(monkeypatch: pytest.MonkeyPatch) -> None:
     """The second-core helper reads the same facts as the scan in this process."""
     monkeypatch.setattr(procfs, "PARALLEL_MIN", 1)

@@ -9,9 +9,11 @@ hierarchy's mount: every write path goes through it.
 
 from __future__ import annotations
 
+import dataclasses
 import errno
+import itertools
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from nstui.kernel.mountinfo import Mount, read_mountinfo
@@ -247,7 +249,7 @@ def _cgroup_at(
         pids: tuple[int, ...] = ()
         tids: tuple[int, ...] = ()
         try:
-            if members and (procs or h.version != 1):
+            if members and procs:
                 pids = _read_ids(os.path.join(directory, "cgroup.procs"))
         except OSError as exc:
             # a threaded v2 cgroup refuses cgroup.procs: normal, its threads are listed
@@ -282,9 +284,9 @@ def walk(h: Hierarchy, *, procs: bool = True, root_members: bool = True) -> Iter
 
     Paths are hierarchy paths as /proc/PID/cgroup prints them (the mount root prefixed).
     A cgroup removed mid-walk is skipped silently; its children are then not visited.
-    PROCS false leaves ``pids`` of a v1 cgroup empty (its ``tasks`` are read): for a caller
-    that knows which tids are processes (a process scan), as reading cgroup.procs too
-    costs the kernel a second pass over every member. ROOT_MEMBERS false leaves the top
+    PROCS false leaves ``pids`` empty (``tasks``, v2 ``cgroup.threads``, are read): for a
+    caller that knows which tids are processes (a process scan), as reading cgroup.procs
+    too costs the kernel a second pass over every member. ROOT_MEMBERS false leaves the top
     cgroup's pids and tids empty: on most hosts it lists nearly every thread, and a caller
     that knows the membership from before can tell moves from the other cgroups' lists.
     """
@@ -304,3 +306,49 @@ def walk(h: Hierarchy, *, procs: bool = True, root_members: bool = True) -> Iter
         prefix = path.rstrip("/")
         for name in sorted(names, reverse=True):
             stack.append((os.path.join(directory, name), f"{prefix}/{name}"))
+
+
+#: The inode of the initial cgroup namespace (PROC_CGROUP_INIT_INO, include/linux/proc_ns.h).
+CGROUP_INIT_INO = 0xEFFFFFFB
+
+
+def sees_whole_trees(proc: str = PROC) -> bool:
+    """Whether this process is in the initial cgroup namespace, where a hierarchy mounted at
+    its root shows every thread of the host (a cgroup namespace shows a subtree)."""
+    try:
+        return os.stat(f"{proc}/self/ns/cgroup").st_ino == CGROUP_INIT_INO
+    except OSError:
+        return False
+
+
+def walk_all(hierarchies: Iterable[Hierarchy], proc: str = PROC) -> Iterator[Cgroup]:
+    """``walk(h, procs=False)`` of every hierarchy, reading one top cgroup's list in all.
+
+    Every thread is in exactly one cgroup of each hierarchy, and the top cgroups of a host
+    list nearly every thread (10,000 lines each at 10,000 processes: ~5 ms to read and
+    parse, ten hierarchies here). Where the trees are whole (``sees_whole_trees``, mounts
+    of the hierarchy root), the first hierarchy is read in full, which gives every thread,
+    and the top cgroup of each other one is given the threads its cgroups below do not
+    list. Elsewhere each hierarchy is read in full. Moments apart, as any walk's lists are.
+    """
+    everyone: tuple[int, ...] | None = None
+    whole = sees_whole_trees(proc)
+    for h in hierarchies:
+        if not whole or h.root != "/":
+            yield from walk(h, procs=False)
+            continue
+        if everyone is None:
+            cgroups = list(walk(h, procs=False))
+            if cgroups and cgroups[0].path == "/" and cgroups[0].tids:
+                everyone = tuple(sorted(set().union(*(cg.tids for cg in cgroups))))
+            yield from cgroups
+            continue
+        cgroups = list(walk(h, procs=False, root_members=False))
+        if not cgroups or cgroups[0].path != "/":
+            yield from cgroups
+            continue
+        below = set().union(*(cg.tids for cg in cgroups[1:]))
+        # filterfalse keeps EVERYONE's order (ascending), in a C loop
+        top = everyone if not below else tuple(itertools.filterfalse(below.__contains__, everyone))
+        yield dataclasses.replace(cgroups[0], tids=top)
+        yield from cgroups[1:]
