@@ -292,6 +292,18 @@ def measure(total: int, runs: int, sets: int, ncgroups: int) -> None:
         f"   lsns/full    = {lsns / full:.1f}x wall, {lsns_cpu / full_cpu:.1f}x CPU"
     )
     print(f"  snapshot memory   {mem_mb:7.1f} MB (tracemalloc, snapshot + source caches)")
+    # Each round times everything within a second or two: ratios taken within a round are
+    # spared the load other users of the machine put on some rounds and not others.
+    print("  per round (wall), median [min-max]:")
+    for label, num, den in (
+        ("full/ps", t.wall["full"], t.wall["ps"]),
+        ("refresh/full", t.wall["refresh"], [f for f in t.wall["full"] for _ in range(2)]),
+        ("cold/ps", t.wall["cold"], t.wall["ps"]),
+    ):
+        ratios = [a / b for a, b in zip(num, den, strict=True)]
+        print(
+            f"    {label:13s} {statistics.median(ratios):.2f} [{min(ratios):.2f}-{max(ratios):.2f}]"
+        )
     sys.stdout.flush()
 
 

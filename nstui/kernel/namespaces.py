@@ -327,12 +327,14 @@ Described = tuple[NsLinks, NsFacts | None, int]
 class NsDescriber:
     """Describes namespaces (nsfs ioctls, per-type facts) as a scan meets their first
     member, for ``build_namespaces(described=...)``: a full snapshot then does that work
-    while the scan helper process is still reading, instead of after it."""
+    while the scan helper process is still reading, instead of after it. TYPES: describe
+    only namespaces of these types (None: all)."""
 
-    __slots__ = ("_maps", "done", "proc")
+    __slots__ = ("_maps", "done", "proc", "types")
 
-    def __init__(self, proc: str = "/proc") -> None:
+    def __init__(self, proc: str = "/proc", types: frozenset[NsType] | None = None) -> None:
         self.proc = proc
+        self.types = types
         self.done: dict[NsId, Described] = {}
         # ns dicts already looked at (the scan shares one per namespace set), kept so that
         # their ids stay unique
@@ -343,8 +345,9 @@ class NsDescriber:
         if id(ns) in self._maps:
             return
         self._maps[id(ns)] = ns
+        types = self.types
         for ns_id in ns.values():
-            if ns_id not in self.done:
+            if ns_id not in self.done and (types is None or ns_id.type in types):
                 self._describe(ns_id, process.pid)
 
     def _describe(self, ns_id: NsId, pid: int) -> None:

@@ -31,10 +31,11 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import operator
 import os
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import psutil
@@ -48,7 +49,8 @@ from nstui.kernel.cgroups.hierarchy import (
     walk_all,
 )
 from nstui.kernel.mountinfo import Mount, read_mountinfo
-from nstui.kernel.namespaces import Namespace, NsDescriber, build_namespaces
+from nstui.kernel.namespaces import Described, Namespace, NsDescriber, build_namespaces
+from nstui.kernel.nsfs import NsLinks
 from nstui.kernel.nstypes import NsId, NsType
 from nstui.kernel.procfs import (
     Interner,
@@ -71,6 +73,12 @@ WALK_EVERY = 4
 FACTS_EVERY = 8
 #: The top cgroup's member lists are read on every ROOT_EVERY-th walk of a hierarchy.
 ROOT_EVERY = 4
+#: Namespace types whose description changes during their life: a network namespace's
+#: interfaces, addresses and counters; a user namespace's id maps (written after it is
+#: made). The others' stands: the nsfs answers (owner, parent, ids) are fixed for life, time
+#: offsets once a process is inside, a pid namespace's facts come from its members, and uts
+#: hostnames are read on full takes (HostnameCache).
+LIVE_TYPES = frozenset({NsType.NET, NsType.USER})
 
 
 class LiveSource:
@@ -166,7 +174,8 @@ class LiveSource:
         interval = None if last is None else now_mono - self._previous_mono
         prev_procs: Mapping[int, Process] = {} if last is None else last.processes
 
-        describer = NsDescriber(self.proc)
+        # a refresh describes again only what changes in a namespace's life (LIVE_TYPES)
+        describer = NsDescriber(self.proc, types=None if previous is None else LIVE_TYPES)
         # the holders scan's fd listing, done by the process scan on both cores
         ns_fds: dict[int, tuple[tuple[str, str], ...]] | None = {} if self.holders else None
         if previous is None:
@@ -216,11 +225,14 @@ class LiveSource:
                 during=walk_some,
             )
         self._interner.trim(8 * len(processes) + 10_000)
-        groups = _by_ns_dict(processes)
+        # every process kept its namespace set (the scan carries the dict over): the last
+        # take's grouping and member lists stand
+        same_ns = previous is not None and _all_same(processes, previous.processes, _ns_of)
+        groups = self._previous_groups if same_ns else _by_ns_dict(processes)
         if previous is None:
             # the hostname helper runs on the other core while the rest is built
             self._hostnames.prefetch(_uts_candidates(groups, describer), full=True)
-        cgroups = _reconcile_cgroups(cgroups, processes, hierarchies)
+        cgroups = _reconcile_cgroups(cgroups, processes, hierarchies, previous)
 
         if previous is None:
             namespaces = build_namespaces(
@@ -231,7 +243,7 @@ class LiveSource:
                 ns_fds=ns_fds,
             )
         else:
-            namespaces = self._refresh_namespaces(processes, groups, previous, describer)
+            namespaces = self._refresh_namespaces(processes, groups, previous, describer, same_ns)
         namespaces = self._hostnames.apply(namespaces, full=previous is None)
         namespaces = self._addresses.apply(namespaces, full=previous is None)
 
@@ -320,6 +332,7 @@ class LiveSource:
         groups: list[tuple[dict[NsType, NsId], list[int]]],
         previous: Snapshot,
         describer: NsDescriber,
+        same_ns: bool,
     ) -> dict[NsId, Namespace]:
         """Namespaces with current members. A namespace is described again (nsfs ioctls,
         per-type facts) when it is new, or when the turn of a namespace set it is in comes;
@@ -327,9 +340,7 @@ class LiveSource:
         take."""
         before = previous.namespaces
         old_procs = previous.processes
-        if processes.keys() == old_procs.keys() and all(
-            p.ns is old_procs[pid].ns for pid, p in processes.items()
-        ):
+        if same_ns:  # every process kept its namespace set
             members = {ns_id: ns.pids for ns_id, ns in before.items() if ns.pids}
         else:
             members = _members_of(groups)
@@ -340,16 +351,27 @@ class LiveSource:
         }
         turn = self._generation % FACTS_EVERY
         subset: dict[int, Process] = {}
+        wanted: set[NsId] = set()
         for ns_map, group_pids in groups:
             if sum(i.ino for i in ns_map.values()) % FACTS_EVERY == turn or any(
                 ns_id in fresh for ns_id in ns_map.values()
             ):
                 subset.update((pid, processes[pid]) for pid in group_pids)
+                wanted.update(ns_map.values())
+        # the turn's namespaces of types whose description never changes keep it
+        ahead: dict[NsId, Described] = dict(describer.done)
+        for ns_id in wanted:
+            old = before.get(ns_id)
+            if old is None or not old.pids or ns_id in ahead or ns_id in fresh:
+                continue
+            if ns_id.type not in LIVE_TYPES:
+                links = NsLinks(old.owner, old.parent, old.owner_uid, old.kernel_id)
+                # (a pid namespace's facts come from its members: made again)
+                facts = None if ns_id.type is NsType.PID else old.facts
+                ahead[ns_id] = (links, facts, old.pids[0])
         out: dict[NsId, Namespace] = {}
         if subset:
-            built = build_namespaces(
-                subset, holders=False, proc=self.proc, described=describer.done
-            )
+            built = build_namespaces(subset, holders=False, proc=self.proc, described=ahead)
             for ns_id, described in built.items():
                 now = members.get(ns_id)
                 # Keep a description only if all members were in the subset: facts such as
@@ -485,6 +507,7 @@ def _reconcile_cgroups(
     cgroups: dict[tuple[int, str], Cgroup],
     processes: Mapping[int, Process],
     hierarchies: Iterable[Hierarchy],
+    previous: Snapshot | None = None,
 ) -> dict[tuple[int, str], Cgroup]:
     """Make the cgroup records agree with the processes of the same snapshot.
 
@@ -492,23 +515,32 @@ def _reconcile_cgroups(
     hierarchies it did not walk), so member lists are rebuilt from the processes' own
     membership: every pid a cgroup lists is in the snapshot and vice versa. A cgroup a
     process names but the last walk did not see (made since) gets a record, as do its
-    missing ancestors. Thread lists stay as walked.
+    missing ancestors. Thread lists stay as walked. With PREVIOUS (the last snapshot, whose
+    records agree with its processes), processes that all kept their membership (the scan
+    carries the dict over) keep its member lists.
     """
     by_hid = {h.hid: h for h in hierarchies}
-    members: dict[tuple[int, str], list[int]] = {}
-    for membership, pids in group_by_shared(processes, _cgroups_of):
-        for hid, path in membership.items():
-            if hid in by_hid:
-                members.setdefault((hid, path), []).extend(pids)
+    members: dict[tuple[int, str], Sequence[int]] = {}
+    if previous is not None and _all_same(processes, previous.processes, _cgroups_of):
+        members = {
+            key: cg.pids for key, cg in previous.cgroups.items() if cg.pids and key[0] in by_hid
+        }
+    else:
+        lists: dict[tuple[int, str], list[int]] = {}
+        for membership, pids in group_by_shared(processes, _cgroups_of):
+            for hid, path in membership.items():
+                if hid in by_hid:
+                    lists.setdefault((hid, path), []).extend(pids)
+        members = {key: sorted(pids) for key, pids in lists.items()}
     out: dict[tuple[int, str], Cgroup] = {}
     for key, cg in cgroups.items():
-        now = tuple(sorted(members.get(key, ())))
+        now = tuple(members.get(key, ()))
         out[key] = cg if now == cg.pids else dataclasses.replace(cg, pids=now)
     for key in members.keys() - cgroups.keys():
         hid, path = key
         h = by_hid[hid]
         controllers = h.controllers if h.version == 1 else ()
-        out[key] = Cgroup(hid, path, tuple(sorted(members[key])), (), controllers)
+        out[key] = Cgroup(hid, path, tuple(members[key]), (), controllers)
         parent = path
         while parent not in ("", "/"):
             parent = parent.rsplit("/", 1)[0] or "/"
@@ -523,12 +555,18 @@ def _by_ns_dict(processes: Mapping[int, Process]) -> list[tuple[dict[NsType, NsI
     return group_by_shared(processes, _ns_of)
 
 
-def _ns_of(process: Process) -> dict[NsType, NsId]:
-    return process.ns
+_ns_of: Callable[[Process], dict[NsType, NsId]] = operator.attrgetter("ns")
+_cgroups_of: Callable[[Process], dict[int, str]] = operator.attrgetter("cgroups")
 
 
-def _cgroups_of(process: Process) -> dict[int, str]:
-    return process.cgroups
+def _all_same(
+    now: Mapping[int, Process], before: Mapping[int, Process], field: Callable[[Process], object]
+) -> bool:
+    """Whether NOW has BEFORE's pids, in the same order, each with the very same FIELD
+    object (the scan shares and carries them over): C loops, no per-process Python."""
+    return list(now) == list(before) and all(
+        map(operator.is_, map(field, now.values()), map(field, before.values()))
+    )
 
 
 def _members_of(

@@ -310,3 +310,82 @@ def test_first_sight_cpu_share_is_since_start(spawn) -> None:  # type: ignore[no
     busy_share, idle_share = procs[busy.pid].cpu_percent, procs[idle.pid].cpu_percent
     assert busy_share is not None and busy_share > 20  # a loaded host still gives it a share
     assert idle_share == 0.0
+
+
+def test_split_refresh_sees_new_and_drops_vanished(spawn, small_chunks) -> None:  # type: ignore[no-untyped-def]
+    """A split refresh starts the helper on the last take's pids before /proc is listed:
+    a process started since is read (in full), one that ended is dropped, and the result
+    is in pid order."""
+    leaving = spawn(["sleep", "1000"])
+    source = LiveSource(holders=False)
+    try:
+        wait_for(lambda: leaving.pid in source.take().processes)
+        arriving = spawn(["sleep", "999"])
+        leaving.kill()
+        leaving.wait()
+        snap = source.take()
+        assert arriving.pid in snap.processes
+        assert snap.processes[arriving.pid].cmdline == ("sleep", "999")
+        assert leaving.pid not in snap.processes
+        assert list(snap.processes) == sorted(snap.processes)
+        assert snap.processes[arriving.pid].ns == procfs.read_ns(arriving.pid)
+    finally:
+        source.close()
+
+
+def test_fork_count_counts_a_fork(spawn) -> None:  # type: ignore[no-untyped-def]
+    before = procfs.fork_count()
+    assert before is not None
+    spawn(["sleep", "1000"])
+    after = procfs.fork_count()
+    assert after is not None and after > before
+
+
+def test_refresh_lists_proc_only_after_a_fork(spawn, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """With no fork since the last listing (/proc/stat's counter), a refresh reads the last
+    take's pids without listing /proc; after one, it lists and finds the new process."""
+    forks = [1000]
+    listings: list[int] = []
+    real_list = procfs.list_pids
+
+    def counted(proc: str = "/proc") -> list[int]:
+        listings.append(1)
+        return real_list(proc)
+
+    monkeypatch.setattr(procfs, "fork_count", lambda proc="/proc": forks[0])
+    monkeypatch.setattr(procfs, "list_pids", counted)
+    sleeper = spawn(["sleep", "1000"])
+    source = LiveSource(holders=False)
+    try:
+        first = source.take()
+        assert sleeper.pid in first.processes and len(listings) == 1
+        again = source.take()
+        assert len(listings) == 1  # no fork counted: not listed
+        # the last take's processes, less any that ended since
+        assert sleeper.pid in again.processes
+        assert again.processes.keys() <= first.processes.keys()
+        newer = spawn(["sleep", "999"])
+        forks[0] += 1
+        third = source.take()
+        assert len(listings) == 2 and newer.pid in third.processes
+    finally:
+        source.close()
+
+
+def test_plan_of_a_refresh_equals_the_general_plan() -> None:
+    """_plan's C-loop path for a refresh (every pid known) plans what its general loop does."""
+    source = LiveSource(holders=False)
+    try:
+        prev = source.take().processes
+        raw = source._cache.raw
+        work = list(prev)
+
+        def verify(pid: int) -> bool:
+            return pid % 3 == 1
+
+        fast = procfs._plan(work, prev, raw, None, verify)
+        general = procfs._plan(work, prev, raw, lambda pid: False, verify)
+        assert fast == general
+        assert fast[3] and any(c == procfs.VERIFY_COST for c in fast[2])
+    finally:
+        source.close()
