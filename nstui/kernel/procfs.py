@@ -5,17 +5,19 @@ live process. A pid that vanishes mid-scan is dropped silently; a field that can
 (EACCES, even for root: this host's pid 1 refuses /proc/1/ns/*) is None and named in
 ``Process.unreadable``. Never raises for a single process's trouble.
 
-Speed: a full scan costs ~70 us of CPU per process here, about half of it the kernel's
-(15 syscalls: stat, 8 namespace links, cmdline, uid or status) and half Python's. So the scan
-makes as few syscalls as it can (os.open/os.read/os.close, one stat(2) per namespace link;
-see ``procread``) and takes cgroup membership from the cgroup walk when the caller has it.
-The second core: the pid list is read from both ends, a helper process taking chunks from
-the front (a few requests in flight) while this process reads from the back and builds every
-record, so the split follows how busy each side is (``_Scan``). On a refresh a process seen
-before (same pid and start time) costs one pread of /proc/PID/stat on a kept fd, and nothing
-more when that text did not change (the helper leaves such processes out of its answer); its
-slow, rarely-changing facts (namespaces, cmdline, uid, NSpid, odd threads) are reused, and a
-rotating share is verified (uid and namespace links) instead of read in full.
+Speed: a full scan costs ~45 us of CPU per process here, over half of it the kernel's (stat,
+8 namespace links, cmdline, uid or status) and the rest Python's. So the scan makes as few
+syscalls as it can (os.open/os.read/os.close; namespace links by readlink, a stat(2) only for
+a link text not met yet in the scan: ``procread.NsKeys``) and takes cgroup membership from
+the cgroup walk when the caller has it. The second core: the pid list is read from both
+ends, a helper process taking chunks from the front (a few requests in flight) while this
+process reads from the back and builds every record, so the split follows how busy each side
+is (``_Scan``). On a refresh a process seen before (same pid and start time) costs one pread
+of /proc/PID/stat on a kept fd, and nothing more when that text did not change (the helper
+leaves such processes out of its answer); its slow, rarely-changing facts (namespaces,
+cmdline, uid, NSpid, odd threads) are reused, and a rotating share is verified (uid and
+namespace links) instead of read in full. A refresh hands the helper the last scan's pids
+before /proc is listed, and lists /proc only when a fork happened since (``fork_count``).
 """
 
 from __future__ import annotations
@@ -366,8 +368,10 @@ class ScanCache:
         self.stamps: dict[int, int] = {}
         #: names this cache to the scan helper, which remembers what it sent to whom
         self.client = int.from_bytes(os.urandom(7), "little")
-        #: fork_count() just before /proc was last listed for a scan with this cache
+        #: fork_count() just before /proc was last listed for a scan with this cache, and
+        #: the refreshes since that did not list it
         self.forks: int | None = None
+        self.unlisted = 0
 
     @property
     def fds(self) -> dict[int, int]:
@@ -572,6 +576,7 @@ def scan_processes(
     else:
         # (a scan of chosen pids is no listing: the next refresh lists again)
         cache.forks = fork_count(proc) if pids is None else None
+        cache.unlisted = 0
         work = list_pids(proc) if pids is None else list(pids)
         if pids is None:
             cache.keep_only(work)
@@ -583,19 +588,24 @@ def scan_processes(
     scan.ns_fds = ns_fds
     scan.remaining = sum(costs)
     use_helper = parallel and scan.remaining >= PARALLEL_MIN and _helper.lock.acquire(False)
+    ahead = known_later is not None or during is not None
     try:
         if use_helper:
             scan.start_helper(
                 alive=work if pids is None and not head_start else None,
                 walk_pending=known_later is not None,
-                ahead=known_later is not None or during is not None,
+                ahead=ahead,
             )
         if head_start:
             # New pids come only from a fork: with none since the last listing, the
             # last scan's pids are all there can be (the vanished are found when read).
             # Listing 10,000 pids costs ~14 ms; /proc/stat, microseconds.
+            # (every LIST_EVERY-th refresh lists anyway: a process hidden from an earlier
+            # listing, say by permissions, shows within that many)
             cache.forks = fork_count(proc)
-            if cache.forks is None or cache.forks != forks:
+            cache.unlisted += 1
+            if cache.forks is None or cache.forks != forks or cache.unlisted >= LIST_EVERY:
+                cache.unlisted = 0
                 listed = list_pids(proc)
                 cache.keep_only(listed)
                 scan.add([pid for pid in listed if pid not in prev])
@@ -686,8 +696,8 @@ def _plan_known(
 
 
 #: Cost units of reading a process: one already known (a pread of its stat), one verified
-#: (and its namespace links, status), or in full (stat, eight namespace links by stat(2),
-#: cmdline, status: ~6 times the first).
+#: (and its namespace links, status), or in full (stat, eight namespace links, cmdline,
+#: status: ~6 times the first).
 FAST_COST, VERIFY_COST, FULL_COST = 1, 3, 6
 
 
@@ -696,6 +706,8 @@ def _link_texts(ns: Mapping[NsType, NsId]) -> tuple[str, ...]:
     return tuple(f"{t.value}:[{ns[t].ino}]" if t in ns else "" for t in NS_TYPES)
 
 
+#: A refresh with no fork since lists /proc anyway this often.
+LIST_EVERY = 8
 #: Below this much work a helper process costs more than it saves.
 PARALLEL_MIN = 3600
 #: Work per request to the helper (~15 ms of its time), requests kept in flight, and the
@@ -877,14 +889,28 @@ class _Scan:
         else:
             self.build(rec)
 
+    def extend(
+        self,
+        pids: list[int],
+        known: list[int],
+        expected: list[bytes],
+        costs: list[int],
+        checks: dict[int, tuple[Any, ...]],
+    ) -> None:
+        """Put PIDS, planned (see _plan), at the back of the work list."""
+        offset = len(self.pids)
+        self.pids += pids
+        self.known += known
+        self.expected += expected
+        self.costs += costs
+        self.checks.update({offset + i: check for i, check in checks.items()})
+        self.back = len(self.pids)
+        self.remaining += sum(costs)
+
     def add(self, pids: list[int]) -> None:
         """Put PIDS (not seen before: read in full) at the back of the work list."""
-        self.pids += pids
-        self.known += [-1] * len(pids)
-        self.expected += [b""] * len(pids)
-        self.costs += [FULL_COST] * len(pids)
-        self.back = len(self.pids)
-        self.remaining += FULL_COST * len(pids)
+        n = len(pids)
+        self.extend(pids, [-1] * n, [b""] * n, [FULL_COST] * n, {})
 
     # --- the helper's side
 
@@ -905,7 +931,14 @@ class _Scan:
         try:
             if alive is not None:
                 _helper.submit((procread.ALIVE, alive))
-            for _ in range(3 * IN_FLIGHT if ahead else IN_FLIGHT):
+        except OSError:
+            self.helper_failed()
+        self.top_up(ahead)
+
+    def top_up(self, ahead: bool) -> None:
+        """Keep IN_FLIGHT chunks at the helper (three times that when AHEAD)."""
+        try:
+            while len(self.inflight) < (3 * IN_FLIGHT if ahead else IN_FLIGHT):
                 if not self.send_chunk():
                     break
         except OSError:
@@ -920,6 +953,8 @@ class _Scan:
         while end < self.back and cost < limit:
             cost += costs[end]
             end += 1
+        if end == start:
+            return False  # the rest of the list is not planned yet, or is read here
         pids, part = self.pids[start:end], known[start:end]
         stamps = self.cache.stamps
         placed = self.builder.cgroups_known
@@ -968,12 +1003,16 @@ class _Scan:
     def merge(self, start: int, end: int, serial: int, records: list[Record]) -> None:
         """Build the answer SERIAL to chunk [START, END): records in pid order, the
         unchanged processes left out."""
-        pids = self.pids
+        pids, prev, out, idle = self.pids, self.prev, self.out, self.idle_percent
+        plain = not self.builder.cgroups_known  # (see carry)
         j, n = 0, len(records)
         for i in range(start, end):
-            if j < n and records[j][0] == pids[i]:
+            pid = pids[i]
+            if j < n and records[j][0] == pid:
                 self.take(i, records[j], serial)
                 j += 1
+            elif plain and (p := prev[pid]).cpu_percent == idle:
+                out[pid] = p  # carry's commonest case inline: nothing moved
             else:
                 self.carry(i)
 

@@ -304,9 +304,9 @@ def still_same(proc: str, pid: int, verify: tuple[Any, ...], threads: bool) -> b
     """Whether the process still has the uid and namespaces of VERIFY (see read_item).
 
     This only detects a change (setuid, setns or unshare without exec): a namespace's
-    identity is always taken by stat(2) (``_ns_key``). The link text names the inode, and
-    every namespace lives on the one nsfs device, so equal text means an equal (dev, ino);
-    readlink(2) costs half a stat(2) of the link. A process whose threads are checked is
+    identity is always taken by stat(2) (``_ns_key``, ``NsKeys``). The link text names the
+    inode, and every namespace lives on the one nsfs device, so equal text means an equal
+    (dev, ino); readlink(2) costs half a stat(2) of the link. A process whose threads are checked is
     read in full (a thread may have moved alone). The pid link is not read: it names the
     pid namespace the process was born in, which never changes (setns and unshare of a pid
     namespace change only where its children go)."""

@@ -343,7 +343,8 @@ def test_fork_count_counts_a_fork(spawn) -> None:  # type: ignore[no-untyped-def
 
 def test_refresh_lists_proc_only_after_a_fork(spawn, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     """With no fork since the last listing (/proc/stat's counter), a refresh reads the last
-    take's pids without listing /proc; after one, it lists and finds the new process."""
+    take's pids without listing /proc; after one, it lists and finds the new process; and it
+    lists every LIST_EVERY-th refresh regardless."""
     forks = [1000]
     listings: list[int] = []
     real_list = procfs.list_pids
@@ -368,6 +369,12 @@ def test_refresh_lists_proc_only_after_a_fork(spawn, monkeypatch: pytest.MonkeyP
         forks[0] += 1
         third = source.take()
         assert len(listings) == 2 and newer.pid in third.processes
+        # and every LIST_EVERY-th refresh lists even without a fork
+        for _ in range(procfs.LIST_EVERY - 1):
+            source.take()
+        assert len(listings) == 2
+        source.take()
+        assert len(listings) == 3
     finally:
         source.close()
 
