@@ -35,8 +35,8 @@ import struct
 import subprocess
 import sys
 import threading
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
 
 #: Namespace link names, in nstui.kernel.nstypes.NS_TYPES order (checked by a test).
 NS_NAMES: tuple[str, ...] = ("pid", "net", "mnt", "uts", "ipc", "user", "cgroup", "time")
@@ -77,17 +77,30 @@ def _read(path: str, size: int = 4096) -> bytes:
 def _ns_key(base: str) -> tuple[int, ...] | None:
     """(dev, ino) of each namespace of the process at BASE, by stat(2) of its ns links (the
     identity, not the link text). None when refused (EACCES: pid 1 here, even for root)."""
-    stat = os.stat
-    prefix = base + "ns/"
     try:
-        sts = [stat(prefix + name) for name in NS_NAMES]
+        sts = _each_link(os.stat, base)
     except FileNotFoundError:
         return _ns_key_partial(base)
-    except ProcessLookupError:
-        raise
-    except OSError:  # EACCES (ptrace access check), or another refusal
+    if sts is None:
         return None
     return tuple([v for st in sts for v in (st.st_dev, st.st_ino)])
+
+
+_Read = TypeVar("_Read")
+
+
+def _each_link(read: Callable[[str], _Read], base: str) -> list[_Read] | None:
+    """READ (stat, readlink) of each namespace link of the process at BASE, in NS_NAMES
+    order; None when refused (EACCES: the ptrace access check, pid 1 here even for root).
+    Raises FileNotFoundError when a link is missing (a zombie keeps only its pid link, an
+    old kernel lacks time) and ProcessLookupError when the process is gone."""
+    prefix = base + "ns/"
+    try:
+        return [read(prefix + name) for name in NS_NAMES]
+    except (FileNotFoundError, ProcessLookupError):
+        raise
+    except OSError:
+        return None
 
 
 class NsKeys:
@@ -114,16 +127,13 @@ class NsKeys:
 
     def key(self, base: str) -> tuple[int, ...] | None:
         """As _ns_key: (dev, ino) of each namespace of the process at BASE."""
-        readlink = os.readlink
-        prefix = base + "ns/"
         try:
-            texts = tuple([readlink(prefix + name) for name in NS_NAMES])
+            links = _each_link(os.readlink, base)
         except FileNotFoundError:
             return _ns_key_partial(base)
-        except ProcessLookupError:
-            raise
-        except OSError:  # EACCES (ptrace access check), or another refusal
+        if links is None:
             return None
+        texts = tuple(links)
         found = self._by_set.get(texts)
         if found is not None:
             return found
@@ -133,7 +143,7 @@ class NsKeys:
             ident = by_text.get(text)
             if ident is None:
                 try:
-                    st = os.stat(prefix + name)
+                    st = os.stat(f"{base}ns/{name}")
                 except FileNotFoundError:
                     return _ns_key_partial(base)
                 except ProcessLookupError:
