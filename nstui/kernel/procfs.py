@@ -714,6 +714,9 @@ PARALLEL_MIN = 3600
 #: least work worth a request (the last bits are read here).
 CHUNK_COST = 1536
 IN_FLIGHT = 2
+#: and at most this many pids a request: a refresh's are cheap to read (~6 us), and its
+#: last requests in flight are what this process may wait for at the end
+CHUNK_PIDS = 512
 MIN_CHUNK_COST = 48
 
 
@@ -924,23 +927,17 @@ class _Scan:
             self.helper_failed()
 
     def start_helper(self, alive: list[int] | None, walk_pending: bool, ahead: bool) -> None:
-        """Hand the helper its first chunks: more of them when this process has other work
-        (a cgroup walk) before it starts reading."""
+        """Hand the helper its first chunks: IN_FLIGHT chunks' worth of work, three times
+        that when this process has other work first (a cgroup walk: it does not take
+        answers meanwhile)."""
         self.helper = True
         self.walk_pending = walk_pending
         try:
             if alive is not None:
                 _helper.submit((procread.ALIVE, alive))
-        except OSError:
-            self.helper_failed()
-        self.top_up(ahead)
-
-    def top_up(self, ahead: bool) -> None:
-        """Keep IN_FLIGHT chunks at the helper (three times that when AHEAD)."""
-        try:
-            while len(self.inflight) < (3 * IN_FLIGHT if ahead else IN_FLIGHT):
-                if not self.send_chunk():
-                    break
+            goal = self.remaining - (3 if ahead else 1) * IN_FLIGHT * CHUNK_COST
+            while self.remaining > goal and self.send_chunk():
+                pass
         except OSError:
             self.helper_failed()
 
@@ -950,7 +947,8 @@ class _Scan:
         if not self.helper or limit < MIN_CHUNK_COST:
             return False
         known, costs, start, end, cost = self.known, self.costs, self.front, self.front, 0
-        while end < self.back and cost < limit:
+        last = min(self.back, start + CHUNK_PIDS)
+        while end < last and cost < limit:
             cost += costs[end]
             end += 1
         if end == start:
