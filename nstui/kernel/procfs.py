@@ -589,6 +589,10 @@ def scan_processes(
     scan.remaining = sum(costs)
     use_helper = parallel and scan.remaining >= PARALLEL_MIN and _helper.lock.acquire(False)
     ahead = known_later is not None or during is not None
+    # pids of the last take that a listing did not show: read meanwhile (the helper had
+    # them), but not processes now, even where /proc/PID answers (a reused pid may name a
+    # thread, whose /proc/TID is there though not listed)
+    unlisted: set[int] = set()
     try:
         if use_helper:
             scan.start_helper(
@@ -610,6 +614,7 @@ def scan_processes(
                 cache.keep_only(listed)
                 scan.add([pid for pid in listed if pid not in prev])
                 scan.tell_alive(listed)
+                unlisted = prev.keys() - set(listed)
         if known_later is not None:
             builder.cgroups_known = known_later()
             scan.walk_pending = False
@@ -624,6 +629,11 @@ def scan_processes(
                 _helper.close()  # must not read them
             _helper.lock.release()
     out = scan.out
+    for pid in unlisted:
+        out.pop(pid, None)
+        cache.forget(pid)
+        if ns_fds is not None:
+            ns_fds.pop(pid, None)
     return {pid: out[pid] for pid in sorted(out)}
 
 

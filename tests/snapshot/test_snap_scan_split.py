@@ -5,6 +5,7 @@ notice what changes without an exec."""
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import os
 import subprocess
@@ -396,3 +397,35 @@ def test_plan_of_a_refresh_equals_the_general_plan() -> None:
         assert fast[3] and any(c == procfs.VERIFY_COST for c in fast[2])
     finally:
         source.close()
+
+
+def test_refresh_drops_a_pid_now_naming_a_thread() -> None:
+    """A pid of the last take that the listing does not show is no process now, even when
+    /proc/PID answers: a pid reused since may name a thread (here: a thread started after
+    the last take, put in that take as if its pid had been a process's)."""
+    cache = procfs.ScanCache()
+    started = threading.Event()
+    stop = threading.Event()
+
+    def idle() -> None:
+        started.set()
+        stop.wait(60)
+
+    thread = threading.Thread(target=idle, daemon=True)
+    try:
+        first = procfs.scan_processes(cache=cache)
+        thread.start()  # a clone: /proc/stat counts it, so the refresh lists /proc
+        started.wait(10)
+        tid = thread.native_id
+        assert tid is not None and tid != os.getpid()
+        assert os.path.exists(f"/proc/{tid}/stat") and str(tid) not in os.listdir("/proc")
+        me = first[os.getpid()]
+        previous = dict(first)
+        previous[tid] = dataclasses.replace(me, pid=tid, start_ticks=me.start_ticks + 1)
+        again = procfs.scan_processes(cache=cache, previous=previous)
+        assert tid not in again and os.getpid() in again
+    finally:
+        stop.set()
+        if thread.is_alive():
+            thread.join(10)
+        cache.close()
