@@ -588,7 +588,14 @@ def scan_processes(
     scan.ns_fds = ns_fds
     scan.remaining = sum(costs)
     use_helper = parallel and scan.remaining >= PARALLEL_MIN and _helper.lock.acquire(False)
-    ahead = known_later is not None or during is not None
+    # work for the helper while this process walks cgroups (and takes no answers): the
+    # walk of every hierarchy takes longer than a refresh's share of them
+    if known_later is not None:
+        ahead = AHEAD_COST
+    elif during is not None:
+        ahead = AHEAD_COST // 3
+    else:
+        ahead = IN_FLIGHT * CHUNK_COST
     # pids of the last take that a listing did not show: read meanwhile (the helper had
     # them), but not processes now, even where /proc/PID answers (a reused pid may name a
     # thread, whose /proc/TID is there though not listed)
@@ -727,6 +734,9 @@ IN_FLIGHT = 2
 #: and at most this many pids a request: a refresh's are cheap to read (~6 us), and its
 #: last requests in flight are what this process may wait for at the end
 CHUNK_PIDS = 512
+#: Work handed to the helper at once when this process walks every cgroup hierarchy first
+#: (a full take; a refresh walks a quarter of them and hands a third of this).
+AHEAD_COST = 6 * CHUNK_COST
 MIN_CHUNK_COST = 48
 
 
@@ -936,16 +946,16 @@ class _Scan:
         except OSError:
             self.helper_failed()
 
-    def start_helper(self, alive: list[int] | None, walk_pending: bool, ahead: bool) -> None:
-        """Hand the helper its first chunks: IN_FLIGHT chunks' worth of work, three times
-        that when this process has other work first (a cgroup walk: it does not take
-        answers meanwhile)."""
+    def start_helper(self, alive: list[int] | None, walk_pending: bool, ahead: int) -> None:
+        """Hand the helper its first chunks, AHEAD cost units of work. Too little leaves it
+        idle while this process does other work first; too much leaves this process waiting
+        for it at the end."""
         self.helper = True
         self.walk_pending = walk_pending
         try:
             if alive is not None:
                 _helper.submit((procread.ALIVE, alive))
-            goal = self.remaining - (3 if ahead else 1) * IN_FLIGHT * CHUNK_COST
+            goal = self.remaining - ahead
             while self.remaining > goal and self.send_chunk():
                 pass
         except OSError:
