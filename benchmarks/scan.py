@@ -165,9 +165,7 @@ class Timings:
         result = func()
         self.wall.setdefault(name, []).append(time.perf_counter() - start)
         self.cpu.setdefault(name, []).append(_cpu_now() - cpu0)
-        if isinstance(result, tuple) and isinstance(result[0], LiveSource):
-            result[0].close()
-        del result
+        del result  # (a source closes its kept fds when freed)
 
     def median(self, name: str) -> tuple[float, float]:
         return statistics.median(self.wall[name]), statistics.median(self.cpu[name])

@@ -372,6 +372,8 @@ class ScanCache:
         #: the refreshes since that did not list it
         self.forks: int | None = None
         self.unlisted = 0
+        #: boot_time(), read by the first scan with this cache (it is the boot's)
+        self.boot_time: float | None = None
 
     @property
     def fds(self) -> dict[int, int]:
@@ -564,7 +566,9 @@ def scan_processes(
         known_later = cgroups_known
     elif cgroups_known is not None:
         known_cg = cgroups_known
-    builder = _Builder(intern, boot_time(proc), prev, known_cg, interval)
+    if cache.boot_time is None:
+        cache.boot_time = boot_time(proc)
+    builder = _Builder(intern, cache.boot_time, prev, known_cg, interval)
     builder.now_ticks = uptime_ticks(proc)
     # A refresh's work list is the last scan's pids (ascending), so the helper can start on
     # it at once; /proc is listed meanwhile, and processes new since go at the back (read
@@ -599,7 +603,7 @@ def scan_processes(
     # pids of the last take that a listing did not show: read meanwhile (the helper had
     # them), but not processes now, even where /proc/PID answers (a reused pid may name a
     # thread, whose /proc/TID is there though not listed)
-    unlisted: set[int] = set()
+    dropped: set[int] = set()
     try:
         if use_helper:
             scan.start_helper(
@@ -621,7 +625,7 @@ def scan_processes(
                 cache.keep_only(listed)
                 scan.add([pid for pid in listed if pid not in prev])
                 scan.tell_alive(listed)
-                unlisted = prev.keys() - set(listed)
+                dropped = prev.keys() - set(listed)
         if known_later is not None:
             builder.cgroups_known = known_later()
             scan.walk_pending = False
@@ -636,7 +640,7 @@ def scan_processes(
                 _helper.close()  # must not read them
             _helper.lock.release()
     out = scan.out
-    for pid in unlisted:
+    for pid in dropped:
         out.pop(pid, None)
         cache.forget(pid)
         if ns_fds is not None:
@@ -653,63 +657,41 @@ def _plan(
 ) -> tuple[list[int], list[bytes], list[int], dict[int, tuple[Any, ...]]]:
     """Per pid of WORK: the start time it is known by (-1: read it in full), the stat text
     its Process in PREV was built from (b"": none known), its cost units (see FAST_COST);
-    and by index, read_item's VERIFY for those to verify."""
+    and by index, read_item's VERIFY for those to verify. A refresh knows every pid: its
+    lists come from C loops (map, multiplication) over 10,000 of them."""
+    n = len(work)
     procs = list(map(prev.get, work))
     if recheck is None and all(map(operator.is_not, procs, itertools.repeat(None))):
-        # a refresh: every pid known (C loops over 10,000 of them)
-        every = cast(list[Process], procs)
-        known = list(map(_start_ticks_of, every))
-        if 0 not in known:
-            return known, *_plan_known(work, every, raw, verify)
-    known = []
-    expected: list[bytes] = []
-    costs: list[int] = []
-    checks: dict[int, tuple[Any, ...]] = {}
-    texts: dict[int, tuple[str, ...]] = {}
-    for i, pid in enumerate(work):
-        p = prev.get(pid)
-        if p is None or not p.start_ticks or (recheck is not None and recheck(pid)):
-            known.append(-1)
-            expected.append(b"")
-            costs.append(FULL_COST)
-        else:
-            known.append(p.start_ticks)
-            expected.append(raw.get(pid, b""))
-            if verify is not None and verify(pid):
-                links = texts.get(id(p.ns))
-                if links is None:
-                    links = texts[id(p.ns)] = _link_texts(p.ns)
-                checks[i] = (-1 if p.uid is None else p.uid, *links)
-                costs.append(VERIFY_COST)
-            else:
-                costs.append(FAST_COST)
-    return known, expected, costs, checks
-
-
-_start_ticks_of: Callable[[Process], int] = operator.attrgetter("start_ticks")
-
-
-def _plan_known(
-    work: list[int],
-    procs: list[Process],
-    raw: Mapping[int, bytes],
-    verify: Callable[[int], bool] | None,
-) -> tuple[list[bytes], list[int], dict[int, tuple[Any, ...]]]:
-    """_plan's expected texts, costs and checks when every process of WORK is known."""
-    n = len(work)
+        known = list(map(_start_ticks_of, cast(list[Process], procs)))
+    else:
+        known = [
+            -1 if p is None or (recheck is not None and recheck(pid)) else p.start_ticks
+            for pid, p in zip(work, procs, strict=True)
+        ]
+    if 0 in known:  # no start time read: read in full
+        known = [t or -1 for t in known]
     expected = list(map(raw.get, work, itertools.repeat(b"", n)))
     costs = [FAST_COST] * n
+    if -1 in known:
+        for i in (i for i, t in enumerate(known) if t < 0):
+            expected[i] = b""
+            costs[i] = FULL_COST
     checks: dict[int, tuple[Any, ...]] = {}
     if verify is not None:
         texts: dict[int, tuple[str, ...]] = {}
         for i in itertools.compress(range(n), map(verify, work)):
             p = procs[i]
+            if p is None or known[i] < 0:
+                continue
             links = texts.get(id(p.ns))
             if links is None:
                 links = texts[id(p.ns)] = _link_texts(p.ns)
             checks[i] = (-1 if p.uid is None else p.uid, *links)
             costs[i] = VERIFY_COST
-    return expected, costs, checks
+    return known, expected, costs, checks
+
+
+_start_ticks_of: Callable[[Process], int] = operator.attrgetter("start_ticks")
 
 
 #: Cost units of reading a process: one already known (a pread of its stat), one verified
@@ -796,7 +778,7 @@ class _Scan:
             self.checks,
             self.costs,
         )
-        fds, pread = self.cache.files.fds, os.pread
+        fds = self.cache.files.fds
         n = 0
         while self.back > self.front:
             n += 1
@@ -805,27 +787,10 @@ class _Scan:
             self.back -= 1
             i = self.back
             self.remaining -= costs[i]
-            # read_item's commonest case inline (a known process, one pread of its kept
-            # fd): most of a refresh
-            pid = pids[i]
-            fd = fds.get(pid) if known[i] >= 0 and i not in checks else None
-            if fd is not None:
-                try:
-                    data = pread(fd, 4096, 0)
-                except OSError:
-                    data = b""  # gone: read_item says so
-                if data and data == expected[i]:
-                    self.carry(i)
-                    continue
-                if data:
-                    try:
-                        fast = procread.parse_stat(pid, data)
-                    except (ValueError, IndexError):
-                        fast = ()
-                    if fast and fast[START_TICKS] == known[i]:
-                        self.build(fast)
-                        continue
-            self.take(i, self.read_at(i))
+            # a known process with a kept fd: one pread, mostly (procread.read_kept)
+            fd = fds.get(pids[i]) if known[i] >= 0 and i not in checks else None
+            rec = () if fd is None else procread.read_kept(fd, pids[i], known[i], expected[i])
+            self.take(i, self.read_at(i) if rec == () else rec)
         while self.inflight:
             self.pump(block=True)
 
@@ -894,11 +859,7 @@ class _Scan:
         """The stat of pids[i] is the one its previous Process was built from."""
         pid = self.pids[i]
         p = self.prev[pid]
-        placed = self.builder.cgroups_known
-        if not placed and p.cpu_percent == self.idle_percent:
-            self.out[pid] = p  # nothing moved: not even a tick of CPU
-            return
-        cgroups = placed.get(pid, p.cgroups)
+        cgroups = self.builder.cgroups_known.get(pid, p.cgroups)
         if p.cpu_percent == self.idle_percent and (cgroups is p.cgroups or cgroups == p.cgroups):
             self.out[pid] = p  # nothing moved: not even a tick of CPU
         else:
@@ -912,28 +873,14 @@ class _Scan:
         else:
             self.build(rec)
 
-    def extend(
-        self,
-        pids: list[int],
-        known: list[int],
-        expected: list[bytes],
-        costs: list[int],
-        checks: dict[int, tuple[Any, ...]],
-    ) -> None:
-        """Put PIDS, planned (see _plan), at the back of the work list."""
-        offset = len(self.pids)
-        self.pids += pids
-        self.known += known
-        self.expected += expected
-        self.costs += costs
-        self.checks.update({offset + i: check for i, check in checks.items()})
-        self.back = len(self.pids)
-        self.remaining += sum(costs)
-
     def add(self, pids: list[int]) -> None:
         """Put PIDS (not seen before: read in full) at the back of the work list."""
-        n = len(pids)
-        self.extend(pids, [-1] * n, [b""] * n, [FULL_COST] * n, {})
+        self.pids += pids
+        self.known += [-1] * len(pids)
+        self.expected += [b""] * len(pids)
+        self.costs += [FULL_COST] * len(pids)
+        self.back = len(self.pids)
+        self.remaining += FULL_COST * len(pids)
 
     # --- the helper's side
 

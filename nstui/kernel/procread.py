@@ -310,6 +310,26 @@ def read_item(
     return _full_record(proc, pid, fast, want_cgroup, host_pidns, check_threads, want_fds, ns_keys)
 
 
+def read_kept(fd: int, pid: int, known_ticks: int, expected: bytes) -> Record | None:
+    """read_item's commonest case (most of a refresh), for a process known by KNOWN_TICKS
+    that needs no verifying, through FD, its kept stat fd: None when the stat text equals
+    EXPECTED, a fast record when only its figures moved, and () when read_item must decide
+    (gone, refused, not a stat text, another process under the pid)."""
+    try:
+        data = os.pread(fd, 4096, 0)
+    except OSError:
+        return ()
+    if not data:
+        return ()
+    if data == expected:
+        return None
+    try:
+        fast = parse_stat(pid, data)
+    except (ValueError, IndexError):
+        return ()
+    return fast if fast[START_TICKS] == known_ticks else ()
+
+
 def still_same(proc: str, pid: int, verify: tuple[Any, ...], threads: bool) -> bool:
     """Whether the process still has the uid and namespaces of VERIFY (see read_item).
 
@@ -553,31 +573,15 @@ class Answerer:
         out: list[Record] = []
         keys = NsKeys()
         kept = files.fds if files is not None else {}
-        pread = os.pread
         for pid, ticks, stamp, cg, verified in zip(pids, known, stamps, want, verify, strict=True):
             last = sent.get(pid)
             expected = last[1] if last is not None and stamp and last[0] == stamp else b""
             fd = kept.get(pid) if expected and not verified else None
-            if fd is not None:
-                # read_item's commonest case inline (most of a refresh): one pread
-                try:
-                    data = pread(fd, 4096, 0)
-                except OSError:
-                    data = b""  # gone: read_item says so
-                if data == expected:
-                    continue  # unchanged: left out of the answer
-                if data:
-                    try:
-                        fast = parse_stat(pid, data)
-                    except (ValueError, IndexError):
-                        fast = ()
-                    if fast and fast[START_TICKS] == ticks:
-                        sent[pid] = (serial, data)
-                        out.append(fast)
-                        continue
-            rec = read_item(
-                proc, pid, ticks, expected, cg, host_pidns, check, files, verified, fds, keys
-            )
+            rec = () if fd is None else read_kept(fd, pid, ticks, expected)
+            if rec == ():
+                rec = read_item(
+                    proc, pid, ticks, expected, cg, host_pidns, check, files, verified, fds, keys
+                )
             if rec is None:
                 continue
             if len(rec) == GONE_LEN:
